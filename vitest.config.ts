@@ -1,0 +1,11 @@
+// Test runner configuration: every suite under test/, kernel and lab suites included.
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    pool: "forks"
+  }
+})

@@ -85,7 +85,9 @@ export const parseCidr = (text: string, options?: { readonly strict?: boolean })
 }
 
 /** Parse "addr/len" keeping the address: for requests like CIDR=100.64.0.5/16. */
-export const parseAddressWithPrefix = (text: string): Option.Option<{ readonly address: Ip; readonly cidr: Cidr }> =>
+export const parseAddressWithPrefix = (
+  text: string
+): Option.Option<{ readonly address: Ip; readonly cidr: Cidr }> =>
   Option.flatMap(parseCidr(text), (cidr) =>
     Option.map(parseIp(text.slice(0, text.indexOf("/"))), (address) => ({ address, cidr }))
   )

@@ -77,7 +77,8 @@ export const makePool = (
   rangeInputs: ReadonlyArray<RangeInput>,
   exclusions: ExclusionInput = {}
 ): InvalidPool | Pool => {
-  if (rangeInputs.length === 0) return new InvalidPool({ field, message: "a range set needs at least one range" })
+  if (rangeInputs.length === 0)
+    return new InvalidPool({ field, message: "a range set needs at least one range" })
   const ranges: Array<Range> = []
   for (const [i, input] of rangeInputs.entries()) {
     const at = `${field}[${i}]`
@@ -85,7 +86,10 @@ export const makePool = (
     if (range instanceof InvalidPool) return range
     const family = ranges[0]?.subnet.family
     if (family !== undefined && family !== range.subnet.family) {
-      return new InvalidPool({ field: `${at}.subnet`, message: "every range of a range set must be the same IP version" })
+      return new InvalidPool({
+        field: `${at}.subnet`,
+        message: "every range of a range set must be the same IP version"
+      })
     }
     for (const [j, other] of ranges.entries()) {
       if (range.start.value <= other.end.value && other.start.value <= range.end.value) {
@@ -98,8 +102,13 @@ export const makePool = (
   const excluded: Array<Interval> = []
   for (const [i, text] of (exclusions.exclude ?? []).entries()) {
     const cidr = text.includes("/") ? parseCidr(text) : Option.map(parseIp(text), (a) => hostCidr(a))
-    if (Option.isNone(cidr)) return new InvalidPool({ field: `exclude[${i}]`, message: `not a CIDR or address: ${JSON.stringify(text)}` })
-    if (cidr.value.family === family) excluded.push({ from: firstOf(cidr.value).value, to: lastOf(cidr.value).value })
+    if (Option.isNone(cidr))
+      return new InvalidPool({
+        field: `exclude[${i}]`,
+        message: `not a CIDR or address: ${JSON.stringify(text)}`
+      })
+    if (cidr.value.family === family)
+      excluded.push({ from: firstOf(cidr.value).value, to: lastOf(cidr.value).value })
   }
   let allocatable: Array<Interval> = []
   for (const range of ranges) {
@@ -111,11 +120,16 @@ export const makePool = (
   return { family, ranges, allocatable, size }
 }
 
-const hostCidr = (address: Ip): Cidr => ({ family: address.family, network: address.value, length: address.family === 4 ? 32 : 128 })
+const hostCidr = (address: Ip): Cidr => ({
+  family: address.family,
+  network: address.value,
+  length: address.family === 4 ? 32 : 128
+})
 
 const makeRange = (at: string, input: RangeInput, exclusions: ExclusionInput): InvalidPool | Range => {
   const subnet = parseCidr(input.subnet)
-  if (Option.isNone(subnet)) return new InvalidPool({ field: `${at}.subnet`, message: `not a CIDR: ${JSON.stringify(input.subnet)}` })
+  if (Option.isNone(subnet))
+    return new InvalidPool({ field: `${at}.subnet`, message: `not a CIDR: ${JSON.stringify(input.subnet)}` })
   const cidr = subnet.value
   const [lowest, highest] = usableBounds(cidr)
   const bound = (key: "rangeStart" | "rangeEnd" | "gateway", fallback: Ip | undefined) => {
@@ -123,7 +137,8 @@ const makeRange = (at: string, input: RangeInput, exclusions: ExclusionInput): I
     if (text === undefined) return fallback
     const parsed = parseIp(text)
     if (Option.isNone(parsed)) return invalid(`${at}.${key}`, `not an IP address: ${JSON.stringify(text)}`)
-    if (parsed.value.family !== cidr.family) return invalid(`${at}.${key}`, `${text} is not the IP version of subnet ${input.subnet}`)
+    if (parsed.value.family !== cidr.family)
+      return invalid(`${at}.${key}`, `${text} is not the IP version of subnet ${input.subnet}`)
     if (parsed.value.value < cidr.network || parsed.value.value > lastOf(cidr).value) {
       return invalid(`${at}.${key}`, `${text} is outside subnet ${formatCidr(cidr)}`)
     }
@@ -140,9 +155,13 @@ const makeRange = (at: string, input: RangeInput, exclusions: ExclusionInput): I
   }
   const first = exclusions.excludeFirst ?? 0
   const last = exclusions.excludeLast ?? 0
-  if (!Number.isSafeInteger(first) || first < 0) return new InvalidPool({ field: "excludeFirst", message: "must be a whole number >= 0" })
-  if (!Number.isSafeInteger(last) || last < 0) return new InvalidPool({ field: "excludeLast", message: "must be a whole number >= 0" })
-  return gateway === undefined ? { subnet: cidr, start: start!, end: end! } : { subnet: cidr, start: start!, end: end!, gateway }
+  if (!Number.isSafeInteger(first) || first < 0)
+    return new InvalidPool({ field: "excludeFirst", message: "must be a whole number >= 0" })
+  if (!Number.isSafeInteger(last) || last < 0)
+    return new InvalidPool({ field: "excludeLast", message: "must be a whole number >= 0" })
+  return gateway === undefined
+    ? { subnet: cidr, start: start!, end: end! }
+    : { subnet: cidr, start: start!, end: end!, gateway }
 }
 
 /** Lowest and highest address of a subnet that may ever be a host (network/broadcast, IPv6 anycast excluded). */
@@ -160,7 +179,9 @@ const allocatableOf = (range: Range, exclusions: ExclusionInput): Array<Interval
   const to = minBig(range.end.value, highest - BigInt(exclusions.excludeLast ?? 0))
   if (from > to) return []
   const whole = [{ from, to }]
-  return range.gateway === undefined ? whole : subtract(whole, [{ from: range.gateway.value, to: range.gateway.value }])
+  return range.gateway === undefined
+    ? whole
+    : subtract(whole, [{ from: range.gateway.value, to: range.gateway.value }])
 }
 
 const maxBig = (a: bigint, b: bigint) => (a > b ? a : b)
@@ -249,7 +270,10 @@ export const nthOf = (family: Family, intervals: ReadonlyArray<Interval>, index:
 
 /** The range of the pool an address belongs to (for its prefix length and gateway). */
 export const rangeOf = (pool: Pool, address: Ip): Range | undefined =>
-  pool.ranges.find((r) => address.family === r.subnet.family && address.value >= r.start.value && address.value <= r.end.value)
+  pool.ranges.find(
+    (r) =>
+      address.family === r.subnet.family && address.value >= r.start.value && address.value <= r.end.value
+  )
 
 /** Subnets covered by the pool's ranges, without duplicates. */
 export const subnetsOf = (pool: Pool): ReadonlyArray<Cidr> => {

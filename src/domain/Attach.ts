@@ -1,0 +1,265 @@
+// Attachment lifecycles over the two ports: attach (ADD), detach (DEL), check, collect garbage, status.
+import * as Effect from "effect/Effect"
+import { AddressOutsidePool, AttachmentInvalid, AttachmentUnknown } from "./AllocationError.ts"
+import { type Attachment, type AttachmentKey, Attachments, type AttachmentsError } from "./Attachments.ts"
+import { makePicker } from "./Candidate.ts"
+import { type ClaimError, claimAddress } from "./Claim.ts"
+import { contains as subnetContains, equals, formatIp, type Ip, keyOf } from "./Ip.ts"
+import type { Network } from "./Network.ts"
+import { describePool, type Pool, type Range, rangeOf, subnetsOf } from "./Pool.ts"
+import { isOurs } from "./Route.ts"
+import { RouteTable, type RouteTableError } from "./RouteTable.ts"
+
+/** One address handed to an attachment, with the range it came from (prefix length, gateway). */
+export interface Assigned {
+  readonly address: Ip
+  readonly pool: Pool
+  readonly range: Range
+}
+
+/** Container and interface of an attachment, without the network. */
+export interface Owner {
+  readonly containerId: string
+  readonly ifname: string
+}
+
+const keyFor = (network: Network, owner: Owner): AttachmentKey => ({
+  network: network.name,
+  containerId: owner.containerId,
+  ifname: owner.ifname
+})
+
+const assignedFrom = (network: Network, address: Ip): Assigned | undefined => {
+  for (const pool of network.pools) {
+    const range = rangeOf(pool, address)
+    if (range !== undefined) return { address, pool, range }
+  }
+  return undefined
+}
+
+/** Which requested address belongs to which pool; an address in no pool is refused. */
+const matchRequests = (
+  network: Network,
+  requested: ReadonlyArray<Ip>
+): AddressOutsidePool | ReadonlyArray<Ip | undefined> => {
+  const perPool: Array<Ip | undefined> = network.pools.map(() => undefined)
+  for (const address of requested) {
+    const index = network.pools.findIndex(
+      (pool, i) => perPool[i] === undefined && subnetsOf(pool).some((s) => subnetContains(s, address))
+    )
+    if (index < 0) {
+      return new AddressOutsidePool({
+        address: formatIp(address),
+        pools: network.pools.map(describePool).join("; ")
+      })
+    }
+    perPool[index] = address
+  }
+  return perPool
+}
+
+/** Release every address an owner record mentions (confirmed or pending). */
+const releaseRecord = (record: Attachment): Effect.Effect<void, RouteTableError, RouteTable> =>
+  Effect.gen(function* () {
+    const table = yield* RouteTable
+    for (const address of [...record.addresses, ...record.pending]) yield* table.release(address)
+  })
+
+/** Whether every address of the record still has our route. */
+const stillHeld = (record: Attachment): Effect.Effect<boolean, RouteTableError, RouteTable> =>
+  Effect.gen(function* () {
+    const table = yield* RouteTable
+    for (const address of record.addresses) {
+      if (!(yield* table.routesTo(address)).some(isOurs)) return false
+    }
+    return true
+  })
+
+/**
+ * ADD: one address from every pool of the network, requested ones exactly. The owner record is
+ * written before each claim (pending) and confirmed after, so a crash leaves every route explained.
+ * A repeated ADD for an owner whose addresses are all still held returns them unchanged.
+ * On any failure everything claimed so far is released and the record removed.
+ */
+export const attach = (
+  network: Network,
+  owner: Owner,
+  requested: ReadonlyArray<Ip>
+): Effect.Effect<ReadonlyArray<Assigned>, ClaimError | AttachmentsError, RouteTable | Attachments> =>
+  Effect.gen(function* () {
+    const store = yield* Attachments
+    const key = keyFor(network, owner)
+    const wanted = matchRequests(network, requested)
+    if (wanted instanceof AddressOutsidePool) return yield* wanted
+    const existing = yield* store.get(key)
+    if (existing !== undefined) {
+      const sameRequest = requested.every((r) => existing.addresses.some((a) => equals(a, r)))
+      if (existing.pending.length === 0 && sameRequest && (yield* stillHeld(existing))) {
+        const assigned = existing.addresses.map((a) => assignedFrom(network, a))
+        if (assigned.every((a) => a !== undefined)) return assigned
+      }
+      yield* releaseRecord(existing)
+    }
+    let record: Attachment = { ...key, addresses: [], pending: [] }
+    yield* store.put(record)
+    const claimAll = Effect.gen(function* () {
+      for (const [i, pool] of network.pools.entries()) {
+        const address = yield* claimAddress(pool, wanted[i], network.policy, {
+          beforeClaim: (candidate) => {
+            record = { ...record, pending: [candidate] }
+            return store.put(record)
+          }
+        })
+        record = { ...record, addresses: [...record.addresses, address], pending: [] }
+      }
+      yield* store.put(record)
+      return record.addresses.map((address) => assignedFrom(network, address)!)
+    })
+    return yield* claimAll.pipe(
+      Effect.onError(() =>
+        releaseRecord(record).pipe(
+          Effect.andThen(store.remove(key)),
+          Effect.catch((e) => Effect.logWarning(`cleanup after failed ADD incomplete: ${e.message}`))
+        )
+      )
+    )
+  })
+
+/**
+ * DEL: release what the owner holds and forget it. Idempotent. Without a record, `hint`
+ * (the runtime's prevResult) is released, but only addresses of this network that no other
+ * owner record claims.
+ */
+export const detach = (
+  network: Network,
+  owner: Owner,
+  hint: ReadonlyArray<Ip>
+): Effect.Effect<void, RouteTableError | AttachmentsError, RouteTable | Attachments> =>
+  Effect.gen(function* () {
+    const store = yield* Attachments
+    const table = yield* RouteTable
+    const key = keyFor(network, owner)
+    const record = yield* store.get(key)
+    if (record !== undefined) {
+      yield* releaseRecord(record)
+      return yield* store.remove(key)
+    }
+    if (hint.length === 0) return
+    const others = yield* store.list(network.name)
+    const held = new Set(others.flatMap((r) => [...r.addresses, ...r.pending].map(keyOf)))
+    for (const address of hint) {
+      if (assignedFrom(network, address) !== undefined && !held.has(keyOf(address)))
+        yield* table.release(address)
+    }
+  })
+
+/**
+ * CHECK: the owner must be known, hold every expected address, and each must have our route
+ * with no competing route.
+ */
+export const checkAttachment = (
+  network: Network,
+  owner: Owner,
+  expected: ReadonlyArray<Ip>
+): Effect.Effect<
+  void,
+  AttachmentUnknown | AttachmentInvalid | RouteTableError | AttachmentsError,
+  RouteTable | Attachments
+> =>
+  Effect.gen(function* () {
+    const store = yield* Attachments
+    const table = yield* RouteTable
+    const record = yield* store.get(keyFor(network, owner))
+    if (record === undefined) return yield* new AttachmentUnknown(owner)
+    const invalid = (reason: string) => new AttachmentInvalid({ ...owner, reason })
+    if (record.pending.length > 0) return yield* invalid("an allocation for it never completed")
+    for (const address of expected) {
+      if (!record.addresses.some((a) => equals(a, address))) {
+        return yield* invalid(`${formatIp(address)} is not recorded for this attachment`)
+      }
+    }
+    for (const address of record.addresses) {
+      const routes = yield* table.routesTo(address)
+      if (!routes.some(isOurs)) return yield* invalid(`our route to ${formatIp(address)} is missing`)
+      const other = routes.find((r) => !isOurs(r))
+      if (other !== undefined) {
+        const via = other.nextHop === undefined ? "" : ` via ${formatIp(other.nextHop)}`
+        return yield* invalid(`${formatIp(address)} also has a route with protocol ${other.protocol}${via}`)
+      }
+    }
+  })
+
+/** What garbage collection did. */
+export interface GcReport {
+  readonly releasedAttachments: ReadonlyArray<Owner>
+  readonly releasedRoutes: ReadonlyArray<Ip>
+  readonly errors: ReadonlyArray<string>
+}
+
+/**
+ * GC: release every owner of this network not in `valid`, then every route of ours inside the
+ * network's ranges that no remaining owner explains. Keeps going on errors and reports them.
+ */
+export const collectGarbage = (
+  network: Network,
+  valid: ReadonlyArray<Owner>
+): Effect.Effect<GcReport, AttachmentsError, RouteTable | Attachments> =>
+  Effect.gen(function* () {
+    const store = yield* Attachments
+    const table = yield* RouteTable
+    const keep = new Set(valid.map((o) => `${o.containerId}\u0000${o.ifname}`))
+    const releasedAttachments: Array<Owner> = []
+    const releasedRoutes: Array<Ip> = []
+    const errors: Array<string> = []
+    const held = new Set<string>()
+    for (const record of yield* store.list(network.name)) {
+      const owner = { containerId: record.containerId, ifname: record.ifname }
+      if (keep.has(`${owner.containerId}\u0000${owner.ifname}`)) {
+        for (const a of [...record.addresses, ...record.pending]) held.add(keyOf(a))
+        continue
+      }
+      const done = yield* releaseRecord(record).pipe(
+        Effect.andThen(store.remove(record)),
+        Effect.as(true),
+        Effect.catch((e) =>
+          Effect.sync(() => errors.push(`${owner.containerId}/${owner.ifname}: ${e.message}`)).pipe(
+            Effect.as(false)
+          )
+        )
+      )
+      if (done) releasedAttachments.push(owner)
+    }
+    for (const pool of network.pools) {
+      for (const subnet of subnetsOf(pool)) {
+        const routes = yield* table
+          .hostRoutesIn(subnet)
+          .pipe(Effect.catch((e) => Effect.sync(() => errors.push(e.message)).pipe(Effect.as([]))))
+        for (const route of routes) {
+          if (!isOurs(route) || held.has(keyOf(route.host)) || rangeOf(pool, route.host) === undefined)
+            continue
+          yield* table.release(route.host).pipe(
+            Effect.andThen(Effect.sync(() => releasedRoutes.push(route.host))),
+            Effect.catch((e) => Effect.sync(() => errors.push(e.message)))
+          )
+        }
+      }
+    }
+    return { releasedAttachments, releasedRoutes, errors }
+  })
+
+/** Whether a pool can serve another ADD right now. */
+export interface PoolStatus {
+  readonly pool: Pool
+  readonly exhausted: boolean
+}
+
+/** STATUS: for each pool, whether the table shows a free address (cheap probes, then one read). */
+export const poolStatus = (
+  network: Network
+): Effect.Effect<ReadonlyArray<PoolStatus>, RouteTableError, RouteTable> =>
+  Effect.forEach(network.pools, (pool) =>
+    makePicker(pool, network.policy.probes).pick.pipe(
+      Effect.as({ pool, exhausted: false }),
+      Effect.catchTag("PoolExhausted", () => Effect.succeed({ pool, exhausted: true }))
+    )
+  )

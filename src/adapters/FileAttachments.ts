@@ -1,0 +1,261 @@
+// Owner records as files: one JSON file per attachment under <dataDir>/<network>/, replaced atomically.
+import { randomBytes } from "node:crypto"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { type Attachment, type AttachmentKey, Attachments, AttachmentsError } from "../domain/Attachments.ts"
+import { checkAttachmentKey, checkNetworkName, type InvalidIdentifier } from "../domain/ContainerId.ts"
+import { formatIp, type Ip, parseIp } from "../domain/Ip.ts"
+
+/** Longest file name most Linux file systems take (NAME_MAX). */
+const maxFileNameBytes = 255
+
+/**
+ * File name of a record: `<containerId>@<ifname>.json`. A container ID never contains '@', so
+ * the name is unambiguous (with '.' as separator, "a.b"+"c" and "a"+"b.c" would share a file).
+ * Names starting with '.' are never records (a valid container ID starts with a letter or digit):
+ * they are temporary files.
+ */
+export const fileNameOf = (key: Pick<AttachmentKey, "containerId" | "ifname">): string =>
+  `${key.containerId}@${key.ifname}.json`
+
+const byContainerThenIfname = (a: Attachment, b: Attachment): number =>
+  a.containerId < b.containerId
+    ? -1
+    : a.containerId > b.containerId
+      ? 1
+      : a.ifname < b.ifname
+        ? -1
+        : a.ifname > b.ifname
+          ? 1
+          : 0
+
+const isRecordName = (name: string): boolean => !name.startsWith(".") && name.endsWith(".json")
+
+const codeOf = (cause: unknown): string | undefined =>
+  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+    ? cause.code
+    : undefined
+
+const ioError = (operation: string, path: string) => (cause: unknown) =>
+  new AttachmentsError({
+    operation,
+    message: `${path}: ${cause instanceof Error ? cause.message : String(cause)}`
+  })
+
+const invalidKey = (operation: string, problem: InvalidIdentifier) =>
+  new AttachmentsError({ operation, message: `${problem.field}: ${problem.message}` })
+
+/** The record's file, computed only from a key that passed validation. */
+const recordPath = (
+  dataDir: string,
+  operation: string,
+  key: AttachmentKey
+): Effect.Effect<string, AttachmentsError> => {
+  const problem = checkAttachmentKey(key)
+  if (problem !== undefined) return Effect.fail(invalidKey(operation, problem))
+  const name = fileNameOf(key)
+  if (Buffer.byteLength(name) > maxFileNameBytes) {
+    return Effect.fail(
+      new AttachmentsError({
+        operation,
+        message: `containerId: too long for a file name (${Buffer.byteLength(name)} > ${maxFileNameBytes} bytes with the interface name)`
+      })
+    )
+  }
+  return Effect.succeed(Path.join(dataDir, key.network, name))
+}
+
+const networkDir = (
+  dataDir: string,
+  operation: string,
+  network: string
+): Effect.Effect<string, AttachmentsError> => {
+  const problem = checkNetworkName(network)
+  return problem === undefined
+    ? Effect.succeed(Path.join(dataDir, network))
+    : Effect.fail(invalidKey(operation, problem))
+}
+
+/** The file's JSON text. */
+export const encodeRecord = (attachment: Attachment): string =>
+  `${JSON.stringify(
+    {
+      containerId: attachment.containerId,
+      ifname: attachment.ifname,
+      network: attachment.network,
+      addresses: attachment.addresses.map(formatIp),
+      pending: attachment.pending.map(formatIp)
+    },
+    null,
+    2
+  )}\n`
+
+/** A record from the file's text, or what is wrong with it. */
+export const decodeRecord = (text: string): Attachment | string => {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return "not JSON"
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object"
+  const fields = value as Record<string, unknown>
+  for (const field of ["containerId", "ifname", "network"] as const) {
+    if (typeof fields[field] !== "string") return `${field} is not a string`
+  }
+  const addresses = decodeIps(fields.addresses)
+  if (typeof addresses === "string") return `addresses: ${addresses}`
+  const pending = decodeIps(fields.pending)
+  if (typeof pending === "string") return `pending: ${pending}`
+  return {
+    containerId: fields.containerId as string,
+    ifname: fields.ifname as string,
+    network: fields.network as string,
+    addresses,
+    pending
+  }
+}
+
+const decodeIps = (value: unknown): ReadonlyArray<Ip> | string => {
+  if (!Array.isArray(value)) return "not an array"
+  const ips: Array<Ip> = []
+  for (const text of value) {
+    const parsed = typeof text === "string" ? parseIp(text) : Option.none()
+    if (Option.isNone(parsed)) return `not an IP address: ${JSON.stringify(text)}`
+    ips.push(parsed.value)
+  }
+  return ips
+}
+
+/** What is wrong with a decoded record found at `network`/`fileName`, if anything. */
+const misfiled = (record: Attachment, network: string, fileName: string): string | undefined => {
+  const problem = checkAttachmentKey(record)
+  if (problem !== undefined) return `${problem.field}: ${problem.message}`
+  if (record.network !== network || fileNameOf(record) !== fileName) {
+    return `holds ${record.network}/${fileNameOf(record)}, not ${network}/${fileName}`
+  }
+  return undefined
+}
+
+/** Write `text` to `path` atomically: a fresh temp file in the same directory, fsync, rename, fsync the directory. */
+const writeAtomically = async (path: string, text: string): Promise<void> => {
+  const dir = Path.dirname(path)
+  await Fs.mkdir(dir, { recursive: true, mode: 0o700 })
+  const temp = Path.join(dir, `.tmp-${randomBytes(8).toString("hex")}`)
+  const file = await Fs.open(temp, "wx", 0o600)
+  try {
+    try {
+      await file.writeFile(text)
+      await file.sync()
+    } finally {
+      await file.close()
+    }
+    await Fs.rename(temp, path)
+  } catch (cause) {
+    await Fs.rm(temp, { force: true })
+    throw cause
+  }
+  const directory = await Fs.open(dir, "r")
+  try {
+    await directory.sync()
+  } finally {
+    await directory.close()
+  }
+}
+
+/** Read a file; undefined when it does not exist. */
+const readIfPresent = async (path: string): Promise<string | undefined> => {
+  try {
+    return await Fs.readFile(path, "utf8")
+  } catch (cause) {
+    if (codeOf(cause) === "ENOENT") return undefined
+    throw cause
+  }
+}
+
+/**
+ * The Attachments port on files under `dataDir` (the plugin uses /var/lib/cni/routetable-ipam).
+ *
+ * Gotchas:
+ * - Keys are validated (ContainerId.ts) before any path is built; an invalid key fails with
+ *   AttachmentsError whose message starts with the field ("ifname: ...").
+ * - `get` fails on a corrupt record; `list` skips it with a warning in the log.
+ */
+export const make = (dataDir: string): Attachments["Service"] =>
+  Attachments.of({
+    get: (key) =>
+      Effect.flatMap(recordPath(dataDir, "get", key), (path) =>
+        Effect.flatMap(
+          Effect.tryPromise({ try: () => readIfPresent(path), catch: ioError("get", path) }),
+          (text) => {
+            if (text === undefined) return Effect.succeed(undefined)
+            const record = decodeRecord(text)
+            const problem =
+              typeof record === "string" ? record : misfiled(record, key.network, fileNameOf(key))
+            return problem === undefined
+              ? Effect.succeed(record as Attachment)
+              : Effect.fail(
+                  new AttachmentsError({ operation: "get", message: `${path}: corrupt record: ${problem}` })
+                )
+          }
+        )
+      ),
+    put: (attachment) =>
+      Effect.flatMap(recordPath(dataDir, "put", attachment), (path) =>
+        Effect.tryPromise({
+          try: () => writeAtomically(path, encodeRecord(attachment)),
+          catch: ioError("put", path)
+        })
+      ),
+    remove: (key) =>
+      Effect.flatMap(recordPath(dataDir, "remove", key), (path) =>
+        Effect.tryPromise({ try: () => Fs.rm(path, { force: true }), catch: ioError("remove", path) })
+      ),
+    list: (network) =>
+      Effect.flatMap(networkDir(dataDir, "list", network), (dir) =>
+        Effect.tryPromise({
+          try: async () => {
+            try {
+              return await Fs.readdir(dir)
+            } catch (cause) {
+              if (codeOf(cause) === "ENOENT") return []
+              throw cause
+            }
+          },
+          catch: ioError("list", dir)
+        }).pipe(
+          Effect.flatMap((names) =>
+            Effect.forEach(
+              names.filter(isRecordName),
+              (name) => {
+                const path = Path.join(dir, name)
+                return Effect.tryPromise({
+                  try: () => readIfPresent(path),
+                  catch: ioError("list", path)
+                }).pipe(
+                  Effect.flatMap((text) => {
+                    // removed since readdir: not a record any more
+                    if (text === undefined) return Effect.succeed(undefined)
+                    const record = decodeRecord(text)
+                    const problem = typeof record === "string" ? record : misfiled(record, network, name)
+                    if (problem === undefined) return Effect.succeed(record as Attachment)
+                    return Effect.as(
+                      Effect.logWarning(`skipping corrupt attachment record ${path}: ${problem}`),
+                      undefined
+                    )
+                  })
+                )
+              },
+              { concurrency: 16 }
+            )
+          ),
+          Effect.map((records) => records.filter((r) => r !== undefined).sort(byContainerThenIfname))
+        )
+      )
+  })
+
+/** The file store under `dataDir`; directories are created (mode 0700) when first written. */
+export const layer = (dataDir: string): Layer.Layer<Attachments> => Layer.succeed(Attachments, make(dataDir))

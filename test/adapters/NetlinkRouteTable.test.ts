@@ -1,0 +1,436 @@
+// NetlinkRouteTable against the real kernel, in private network namespaces (the driver runs inside them).
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { Netns } from "../support/Netns.ts"
+import { canUnshareNet, hasCommand, privileged } from "../support/Privileges.ts"
+import type { RouteJson, Script, Step, StepResult } from "./netlink/RouteTableDriver.ts"
+
+const repository = fileURLToPath(new URL("../../", import.meta.url))
+const localNode = `${repository}node_modules/.bin/node`
+const node = existsSync(localNode) ? localNode : process.execPath
+const driver = `${repository}test/adapters/netlink/RouteTableDriver.ts`
+const measure = `${repository}test/adapters/netlink/measure.ts`
+
+const labSetup = [
+  "ip link add up0 type veth peer name peer0",
+  "ip link set up0 up",
+  "ip link set peer0 up",
+  "ip addr add 198.18.0.1/24 dev up0",
+  "ip -6 addr add fd00:198:18::1/64 dev up0 nodad",
+  "ip link add pod0 type veth peer name podpeer0",
+  "ip link set pod0 up",
+  "ip link set podpeer0 up"
+].join(" && ")
+
+const open: Array<Netns> = []
+
+/** A fresh namespace with an uplink `up0` (198.18.0.1/24, fd00:198:18::1/64) and a pod link `pod0`. */
+const lab = async (): Promise<Netns> => {
+  const ns = await Netns.create()
+  open.push(ns)
+  await ns.run("sh", ["-c", labSetup])
+  return ns
+}
+
+const ifindex = async (ns: Netns, name: string): Promise<number> =>
+  Number((await ns.run("ip", ["-o", "link", "show", name])).split(":")[0])
+
+const ip = (ns: Netns, command: string): Promise<string> => ns.run("sh", ["-c", `ip ${command}`])
+
+const drive = async (
+  ns: Netns,
+  steps: ReadonlyArray<Step>,
+  options?: Script["options"],
+  env?: Record<string, string>
+): Promise<ReadonlyArray<StepResult>> => {
+  const script: Script = options === undefined ? { steps } : { options, steps }
+  const result = await ns.exec(node, [driver], { stdin: JSON.stringify(script), ...(env ? { env } : {}) })
+  assert.strictEqual(result.code, 0, result.stderr)
+  const output = JSON.parse(result.stdout) as { results?: ReadonlyArray<StepResult>; layerError?: unknown }
+  assert.isDefined(output.results, `layer failed: ${JSON.stringify(output.layerError)}`)
+  return output.results ?? []
+}
+
+const ok = (result: StepResult | undefined): unknown => {
+  assert.isDefined(result)
+  assert.ok(result !== undefined && "ok" in result, `expected success, got ${JSON.stringify(result)}`)
+  return (result as { ok: unknown }).ok
+}
+
+/** Routes in a stable order (origin, host, next hop), so lists compare regardless of kernel order. */
+const sorted = (list: ReadonlyArray<RouteJson>): ReadonlyArray<RouteJson> =>
+  [...list].sort((a, b) =>
+    `${a.origin} ${a.host} ${a.nextHop ?? ""}`.localeCompare(`${b.origin} ${b.host} ${b.nextHop ?? ""}`)
+  )
+
+const routes = (result: StepResult | undefined): ReadonlyArray<RouteJson> =>
+  sorted(ok(result) as ReadonlyArray<RouteJson>)
+
+const ours = (host: string, extra?: Partial<RouteJson>): RouteJson => ({
+  host,
+  origin: "ours",
+  protocol: 192,
+  table: 254,
+  metric: 4096,
+  device: 1,
+  ...extra
+})
+
+interface FamilyCase {
+  readonly name: string
+  readonly host: (n: number) => string
+  readonly bits: number
+  readonly gateway: string
+  readonly gateway2: string
+  readonly source: string
+  readonly pool: string
+}
+
+const families: ReadonlyArray<FamilyCase> = [
+  {
+    name: "IPv4",
+    host: (n) => `100.64.0.${n}`,
+    bits: 32,
+    gateway: "198.18.0.2",
+    gateway2: "198.18.0.3",
+    source: "198.18.0.1",
+    pool: "100.64.0.0/24"
+  },
+  {
+    name: "IPv6",
+    host: (n) => `fd00::${n.toString(16)}`,
+    bits: 128,
+    gateway: "fd00:198:18::2",
+    gateway2: "fd00:198:18::3",
+    source: "fd00:198:18::1",
+    pool: "fd00::/120"
+  }
+]
+
+const kernelPrerequisites = canUnshareNet() && hasCommand("nsenter") && hasCommand("ip")
+
+privileged("needs a private network namespace (`unshare -rn`, nsenter, ip)", kernelPrerequisites)(
+  "NetlinkRouteTable (kernel, private namespaces)",
+  () => {
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((ns) => ns.close()))
+    })
+
+    for (const family of families) {
+      const { host, bits } = family
+      const ipf = (ns: Netns, command: string) => ip(ns, `-${bits === 32 ? 4 : 6} ${command}`)
+      describe(family.name, () => {
+        it("claim inserts our host route; a second claim fails with HostTaken; release is idempotent", async () => {
+          const ns = await lab()
+          const a = host(5)
+          const results = await drive(ns, [
+            { op: "claim", arg: a },
+            { op: "claim", arg: a },
+            { op: "routesTo", arg: a }
+          ])
+          assert.strictEqual(ok(results[0]), null)
+          assert.deepStrictEqual(results[1], { error: { _tag: "HostTaken", host: a } })
+          assert.deepStrictEqual(routes(results[2]), [ours(a)])
+          assert.match(await ipf(ns, `-N route show ${a}/${bits} proto 192`), /dev lo .*metric 4096/)
+
+          const released = await drive(ns, [
+            { op: "release", arg: a },
+            { op: "release", arg: a },
+            { op: "routesTo", arg: a },
+            { op: "isTaken", arg: a }
+          ])
+          assert.deepStrictEqual(released, [{ ok: null }, { ok: null }, { ok: [] }, { ok: false }])
+          assert.strictEqual(await ipf(ns, `-N route show ${a}/${bits}`), "")
+        })
+
+        it("release never deletes a route of another protocol or another metric", async () => {
+          const ns = await lab()
+          const otherProtocol = host(6)
+          const otherMetric = host(7)
+          await ipf(ns, `route add ${otherProtocol}/${bits} dev lo proto 4 metric 4096`)
+          await ipf(ns, `route add ${otherMetric}/${bits} dev lo proto 192 metric 100`)
+          const results = await drive(ns, [
+            { op: "release", arg: otherProtocol },
+            { op: "release", arg: otherMetric },
+            { op: "routesTo", arg: otherProtocol },
+            { op: "routesTo", arg: otherMetric }
+          ])
+          assert.deepStrictEqual(results.slice(0, 2), [{ ok: null }, { ok: null }])
+          assert.match(await ipf(ns, `-N route show ${otherProtocol}/${bits}`), /proto 4 .*metric 4096/)
+          assert.match(await ipf(ns, `-N route show ${otherMetric}/${bits}`), /proto 192 .*metric 100/)
+          assert.deepStrictEqual(routes(results[2]), [
+            { host: otherProtocol, origin: "other", protocol: 4, table: 254, metric: 4096, device: 1 }
+          ])
+          assert.deepStrictEqual(routes(results[3]), [
+            { host: otherMetric, origin: "other", protocol: 192, table: 254, metric: 100, device: 1 }
+          ])
+        })
+
+        it("isTaken: ours, another's, none, only a covering route, only a covering blackhole", async () => {
+          const ns = await lab()
+          await ipf(ns, `route add ${host(11)}/${bits} via ${family.gateway} proto 12 metric 32`)
+          await ipf(ns, `route add ${family.pool} via ${family.gateway} proto 12`)
+          await ipf(ns, `route add blackhole ${family.host(0).replace(/0$/, "")}0/${bits === 32 ? 16 : 100}`)
+          const results = await drive(ns, [
+            { op: "claim", arg: host(10) },
+            { op: "isTaken", arg: host(10) },
+            { op: "isTaken", arg: host(11) },
+            { op: "isTaken", arg: host(12) },
+            { op: "routesTo", arg: host(12) }
+          ])
+          assert.deepStrictEqual(results, [
+            { ok: null },
+            { ok: true },
+            { ok: true },
+            { ok: false },
+            { ok: [] }
+          ])
+        })
+
+        it("routesTo reports a better competitor of another protocol (with its next hop) and ours", async () => {
+          const ns = await lab()
+          const a = host(20)
+          const uplink = await ifindex(ns, "up0")
+          const results = await drive(ns, [{ op: "claim", arg: a }])
+          assert.strictEqual(ok(results[0]), null)
+          await ipf(ns, `route add ${a}/${bits} via ${family.gateway} dev up0 proto 12 metric 32`)
+          const after = await drive(ns, [
+            { op: "routesTo", arg: a },
+            { op: "isTaken", arg: a }
+          ])
+          assert.deepStrictEqual(
+            routes(after[0]),
+            sorted([
+              ours(a),
+              {
+                host: a,
+                origin: "other",
+                protocol: 12,
+                table: 254,
+                metric: 32,
+                device: uplink,
+                nextHop: family.gateway
+              }
+            ])
+          )
+          assert.strictEqual(ok(after[1]), true)
+        })
+
+        it("routesTo reports every next hop of an ECMP competitor", async () => {
+          const ns = await lab()
+          const a = host(21)
+          const uplink = await ifindex(ns, "up0")
+          await ip(
+            ns,
+            `route add ${a}/${bits} proto 12 metric 32 nexthop via ${family.gateway} dev up0 nexthop via ${family.gateway2} dev up0`
+          )
+          const results = await drive(ns, [
+            { op: "claim", arg: a },
+            { op: "routesTo", arg: a }
+          ])
+          const other = {
+            host: a,
+            origin: "other",
+            protocol: 12,
+            table: 254,
+            metric: 32,
+            device: uplink
+          } as const
+          assert.deepStrictEqual(
+            routes(results[1]),
+            sorted([ours(a), { ...other, nextHop: family.gateway }, { ...other, nextHop: family.gateway2 }])
+          )
+        })
+
+        it("routesTo without ours lists only the competitor", async () => {
+          const ns = await lab()
+          const a = host(22)
+          await ipf(ns, `route add ${a}/${bits} via ${family.gateway} proto 12 metric 32`)
+          const results = await drive(ns, [{ op: "routesTo", arg: a }])
+          assert.deepStrictEqual(
+            routes(results[0]).map((route) => route.origin),
+            ["other"]
+          )
+        })
+
+        it("routesTo finds ours behind a better non-ours route on our own device (slow path)", async () => {
+          const ns = await lab()
+          const a = host(23)
+          await ipf(ns, `route add ${a}/${bits} dev lo proto 4 metric 10`)
+          const results = await drive(ns, [
+            { op: "claim", arg: a },
+            { op: "routesTo", arg: a }
+          ])
+          assert.deepStrictEqual(
+            routes(results[1]),
+            sorted([ours(a), { host: a, origin: "other", protocol: 4, table: 254, metric: 10, device: 1 }])
+          )
+        })
+
+        it("documented miss: a competitor with a WORSE metric than ours is not listed", async () => {
+          const ns = await lab()
+          const a = host(24)
+          await ipf(ns, `route add ${a}/${bits} via ${family.gateway} proto 12 metric 5000`)
+          const results = await drive(ns, [
+            { op: "claim", arg: a },
+            { op: "routesTo", arg: a },
+            { op: "hostRoutesIn", arg: family.pool }
+          ])
+          assert.deepStrictEqual(routes(results[1]), [ours(a)])
+          assert.deepStrictEqual(
+            routes(results[2]).map((route) => `${route.origin}:${route.metric}`),
+            ["other:5000", "ours:4096"]
+          )
+        })
+
+        it("device by name and by index", async () => {
+          const ns = await lab()
+          const pod = await ifindex(ns, "pod0")
+          const byName = await drive(
+            ns,
+            [
+              { op: "claim", arg: host(30) },
+              { op: "routesTo", arg: host(30) }
+            ],
+            { device: "pod0" }
+          )
+          const byIndex = await drive(
+            ns,
+            [
+              { op: "claim", arg: host(31) },
+              { op: "routesTo", arg: host(31) }
+            ],
+            { device: pod }
+          )
+          assert.deepStrictEqual(routes(byName[1]), [ours(host(30), { device: pod })])
+          assert.deepStrictEqual(routes(byIndex[1]), [ours(host(31), { device: pod })])
+          assert.match(await ipf(ns, `-N route show ${host(30)}/${bits}`), /dev pod0 proto 192/)
+          assert.match(await ipf(ns, `-N route show ${host(31)}/${bits}`), /dev pod0 proto 192/)
+        })
+
+        it("a non-main table: claim, see, release there; main-table routes of ours are not ours", async () => {
+          const ns = await lab()
+          const options = { table: 100 }
+          await ipf(ns, `route add ${host(41)}/${bits} dev lo proto 192 metric 4096`)
+          const results = await drive(
+            ns,
+            [
+              { op: "claim", arg: host(40) },
+              { op: "routesTo", arg: host(40) },
+              { op: "isTaken", arg: host(40) },
+              { op: "isTaken", arg: host(42) },
+              { op: "routesTo", arg: host(41) }
+            ],
+            options
+          )
+          assert.strictEqual(ok(results[0]), null)
+          assert.deepStrictEqual(routes(results[1]), [ours(host(40), { table: 100 })])
+          assert.deepStrictEqual(results.slice(2, 4), [{ ok: true }, { ok: false }])
+          assert.deepStrictEqual(
+            routes(results[4]).map((route) => `${route.origin}:${route.table}`),
+            ["other:254"]
+          )
+          assert.match(
+            await ipf(ns, `-N route show table 100 ${host(40)}/${bits}`),
+            /proto 192 .*metric 4096/
+          )
+          assert.strictEqual(await ipf(ns, `-N route show table main ${host(40)}/${bits}`), "")
+
+          // with a policy rule sending the pool to table 100, lookups answer from it
+          await ipf(ns, `rule add to ${family.pool} lookup 100 pref 100`)
+          await ipf(ns, `route add ${host(40)}/${bits} via ${family.gateway} table 100 proto 12 metric 32`)
+          const ruled = await drive(
+            ns,
+            [
+              { op: "routesTo", arg: host(40) },
+              { op: "release", arg: host(40) },
+              { op: "routesTo", arg: host(40) }
+            ],
+            options
+          )
+          assert.deepStrictEqual(
+            routes(ruled[0]).map((route) => `${route.origin}:${route.table}:${route.protocol}`),
+            ["other:100:12", "ours:100:192"]
+          )
+          assert.deepStrictEqual(
+            routes(ruled[2]).map((route) => `${route.origin}:${route.protocol}`),
+            ["other:12"]
+          )
+          assert.match(await ipf(ns, `-N route show table 100 ${host(40)}/${bits}`), /proto 12/)
+          assert.notMatch(await ipf(ns, `-N route show table 100 ${host(40)}/${bits}`), /proto 192/)
+        })
+
+        it("hostRoutesIn lists host routes inside the prefix only, with origin", async () => {
+          const ns = await lab()
+          await ipf(ns, `route add ${host(51)}/${bits} via ${family.gateway} proto 12 metric 32`)
+          await ipf(ns, `route add ${family.pool} via ${family.gateway} proto 12`)
+          const outside = bits === 32 ? "100.65.0.1" : "fd01::1"
+          await ipf(ns, `route add ${outside}/${bits} via ${family.gateway} proto 12 metric 32`)
+          const results = await drive(ns, [
+            { op: "claim", arg: host(50) },
+            { op: "hostRoutesIn", arg: family.pool }
+          ])
+          assert.deepStrictEqual(
+            routes(results[1]).map((route) => `${route.host}:${route.origin}`),
+            [`${host(51)}:other`, `${host(50)}:ours`]
+          )
+        })
+
+        it("sourceTowards returns the source address the kernel picks, none when unreachable", async () => {
+          const ns = await lab()
+          const unreachable = bits === 32 ? "203.0.113.1" : "2001:db8::1"
+          const results = await drive(ns, [
+            { op: "sourceTowards", arg: family.gateway },
+            { op: "sourceTowards", arg: unreachable }
+          ])
+          assert.deepStrictEqual(results, [{ ok: family.source }, { ok: null }])
+        })
+      })
+    }
+
+    it("performance: with 65,536 host routes, isTaken and routesTo answer without dumping", async () => {
+      const ns = await Netns.create()
+      open.push(ns)
+      const result = await ns.exec(node, [measure, "65536"], { timeoutMs: 120_000 })
+      assert.strictEqual(result.code, 0, result.stderr)
+      const numbers = JSON.parse(result.stdout) as {
+        wrongAnswers: number
+        hostRoutesInListed: number
+        isTakenLearnedMs: { p50: number }
+        isTakenFreeMs: { p50: number }
+        routesToConflictMs: { p50: number }
+        hostRoutesInMs: { p50: number }
+      }
+      console.info(`NetlinkRouteTable with 65,536 host routes: ${result.stdout.trim()}`)
+      assert.strictEqual(numbers.wrongAnswers, 0)
+      assert.strictEqual(numbers.hostRoutesInListed, 65_536 + 200)
+      // a dump of this table costs hundreds of ms; a lookup well under one
+      assert.isBelow(numbers.isTakenLearnedMs.p50, 2)
+      assert.isBelow(numbers.isTakenFreeMs.p50, 2)
+      assert.isBelow(numbers.routesToConflictMs.p50, 5)
+      assert.isBelow(numbers.routesToConflictMs.p50 * 20, numbers.hostRoutesInMs.p50)
+    }, 180_000)
+
+    it("configuration errors: protocol 0, missing device", async () => {
+      const ns = await lab()
+      for (const options of [{ protocol: 0 }, { device: "nosuchdev" }]) {
+        const result = await ns.exec(node, [driver], { stdin: JSON.stringify({ options, steps: [] }) })
+        const output = JSON.parse(result.stdout) as { layerError?: { _tag: string; operation: string } }
+        assert.strictEqual(output.layerError?._tag, "RouteTableError")
+        assert.strictEqual(output.layerError?.operation, "configure")
+      }
+    })
+
+    it("the driver refuses to run outside the namespace the test intended", async () => {
+      const ns = await lab()
+      // `env` inside the namespace overrides what Netns.exec sets for the driver
+      const result = await ns.exec("env", ["RTIPAM_NETNS_EXPECTED=net:[1]", node, driver], {
+        stdin: JSON.stringify({ steps: [{ op: "claim", arg: "100.64.0.99" }] })
+      })
+      assert.notStrictEqual(result.code, 0)
+      assert.match(result.stderr, /refusing to touch routes/)
+      assert.strictEqual(await ip(ns, "-N route show 100.64.0.99/32"), "")
+    })
+  }
+)

@@ -1,0 +1,93 @@
+// The reply to BIRD's `show protocols`: its table of protocols, and the BGP sessions carrying routes (pure).
+import * as Result from "effect/Result"
+import { isErrorCode, type Reply } from "./ControlReply.ts"
+
+/** One row of `show protocols`. */
+export interface ProtocolRow {
+  /** "peer1", "kernel4", ... */
+  readonly name: string
+  /** "BGP", "Kernel", "Device", "Static", ... */
+  readonly protocol: string
+  readonly table: string
+  /** "up", "start", "down", "stop", "flush". */
+  readonly state: string
+  /** As the daemon's `timeformat protocol` prints it (may contain a space). */
+  readonly since: string
+  /** Protocol-specific status; for BGP the session state first: "Established", "Active  Socket: ...". */
+  readonly info: string
+}
+
+/** How the BGP sessions that count stand. */
+export interface SessionCount {
+  /** BGP sessions that count and are established. */
+  readonly established: number
+  /** BGP sessions that count. */
+  readonly total: number
+  /** Requested protocol names the daemon has no BGP protocol for. */
+  readonly missing: ReadonlyArray<string>
+}
+
+const headerCode = 2002
+const rowCode = 1002
+
+// Name, protocol, table and state are single words; since and info are separated by at least two
+// spaces (since is printed "%-12s  "), while since itself may hold single spaces ("iso long").
+const rowPattern = /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(.*)$/
+
+const parseRow = (text: string): ProtocolRow | undefined => {
+  const match = rowPattern.exec(text)
+  if (match === null) return undefined
+  const [, name = "", protocol = "", table = "", state = "", rest = ""] = match
+  const gap = /\s{2,}/.exec(rest)
+  return {
+    name,
+    protocol,
+    table,
+    state,
+    since: (gap === null ? rest : rest.slice(0, gap.index)).trim(),
+    info: gap === null ? "" : rest.slice(gap.index).trim()
+  }
+}
+
+/**
+ * The rows of a `show protocols` reply, or why it is not one (an error code, no header, a bad row).
+ * Lines of other codes (the details of `show protocols all`) are skipped.
+ */
+export const parseProtocols = (reply: Reply): Result.Result<ReadonlyArray<ProtocolRow>, string> => {
+  const last = reply.lines.at(-1)
+  if (isErrorCode(reply.code)) return Result.fail(`BIRD answered ${reply.code} ${last?.text ?? ""}`.trim())
+  if (reply.code !== 0) return Result.fail(`BIRD ended its answer with code ${reply.code}, not 0000`)
+  const header = reply.lines.find((line) => line.code === headerCode)
+  if (header === undefined || !/^Name\s+Proto\s+Table\s+State\s+Since\s+Info\s*$/.test(header.text)) {
+    return Result.fail("no `show protocols` table header (Name Proto Table State Since Info)")
+  }
+  const rows: Array<ProtocolRow> = []
+  for (const line of reply.lines) {
+    if (line.code !== rowCode) continue
+    const row = parseRow(line.text)
+    if (row === undefined) return Result.fail(`unparsable protocol row "${line.text}"`)
+    rows.push(row)
+  }
+  return Result.succeed(rows)
+}
+
+/** Whether a row is a BGP session that carries routes now: protocol up, session Established. */
+export const isEstablished = (row: ProtocolRow): boolean =>
+  row.protocol === "BGP" && row.state === "up" && row.info.split(/\s/, 1)[0] === "Established"
+
+/**
+ * Count the BGP sessions among `rows`; only those named in `names`, when given (names of other
+ * kinds of protocol never count).
+ */
+export const countSessions = (
+  rows: ReadonlyArray<ProtocolRow>,
+  names?: ReadonlyArray<string>
+): SessionCount => {
+  const bgp = rows.filter((row) => row.protocol === "BGP")
+  const counted = names === undefined ? bgp : bgp.filter((row) => names.includes(row.name))
+  return {
+    established: counted.filter(isEstablished).length,
+    total: counted.length,
+    missing: names === undefined ? [] : names.filter((name) => !bgp.some((row) => row.name === name))
+  }
+}

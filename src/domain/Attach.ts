@@ -1,5 +1,6 @@
 // Attachment lifecycles over the two ports: attach (ADD), detach (DEL), check, collect garbage, status.
 import * as Effect from "effect/Effect"
+import * as Semaphore from "effect/Semaphore"
 import { AddressOutsidePool, AttachmentInvalid, AttachmentUnknown } from "./AllocationError.ts"
 import { type Attachment, type AttachmentKey, Attachments, type AttachmentsError } from "./Attachments.ts"
 import { makePicker } from "./Candidate.ts"
@@ -100,24 +101,42 @@ export const attach = (
       }
       yield* releaseRecord(existing)
     }
-    let record: Attachment = { ...key, addresses: [], pending: [] }
-    yield* store.put(record)
-    const claimAll = Effect.gen(function* () {
-      for (const [i, pool] of network.pools.entries()) {
-        const address = yield* claimAddress(pool, wanted[i], network.policy, {
-          beforeClaim: (candidate) => {
-            record = { ...record, pending: [candidate] }
-            return store.put(record)
-          }
-        })
-        record = { ...record, addresses: [...record.addresses, address], pending: [] }
-      }
-      yield* store.put(record)
-      return record.addresses.map((address) => assignedFrom(network, address)!)
+    // Pools are claimed concurrently (dual stack costs one W, not two). The record always lists
+    // each pool's confirmed address or its current candidate; writes are serialised.
+    const confirmed: Array<Ip | undefined> = network.pools.map(() => undefined)
+    const candidates: Array<Ip | undefined> = network.pools.map(() => undefined)
+    const everything = (): Attachment => ({
+      ...key,
+      addresses: confirmed.filter((a) => a !== undefined),
+      pending: candidates.filter((a) => a !== undefined)
     })
+    const writes = yield* Semaphore.make(1)
+    const write = Effect.suspend(() => store.put(everything())).pipe(writes.withPermits(1))
+    yield* write
+    const claimAll = Effect.forEach(
+      network.pools,
+      (pool, i) =>
+        claimAddress(pool, wanted[i], network.policy, {
+          beforeClaim: (candidate) => {
+            candidates[i] = candidate
+            return write
+          }
+        }).pipe(
+          Effect.tap((address) =>
+            Effect.sync(() => {
+              confirmed[i] = address
+              candidates[i] = undefined
+            })
+          )
+        ),
+      { concurrency: "unbounded" }
+    ).pipe(
+      Effect.tap(() => write),
+      Effect.map((addresses) => addresses.map((address) => assignedFrom(network, address)!))
+    )
     return yield* claimAll.pipe(
       Effect.onError(() =>
-        releaseRecord(record).pipe(
+        releaseRecord(everything()).pipe(
           Effect.andThen(store.remove(key)),
           Effect.catch((e) => Effect.logWarning(`cleanup after failed ADD incomplete: ${e.message}`))
         )

@@ -77,9 +77,11 @@ export const claimAddress = <E = never, R = never>(
         return yield* takenBecause(candidate, yield* table.routesTo(candidate))
       }
       if (hooks.beforeClaim) yield* hooks.beforeClaim(candidate)
+      // uninterruptible: an interrupted in-flight insert would otherwise land after our cleanup
       const claimed = yield* table.claim(candidate).pipe(
         Effect.as(true),
-        Effect.catchTag("HostTaken", () => Effect.succeed(false))
+        Effect.catchTag("HostTaken", () => Effect.succeed(false)),
+        Effect.uninterruptible
       )
       if (!claimed) {
         // refused at once by this node's table: someone here holds it; pick again, no wait

@@ -76,6 +76,15 @@ describe("Attach", () => {
       }).pipe(Effect.provide(adapters))
   )
 
+  it.effect("dual stack costs one W, not two: both pools are claimed at once", () =>
+    Effect.gen(function* () {
+      const fiber = yield* Effect.forkChild(attach(dual, owner, []))
+      yield* TestClock.adjust(Duration.millis(100))
+      const exit = fiber.pollUnsafe()
+      assert.isTrue(exit !== undefined && Exit.isSuccess(exit))
+    }).pipe(Effect.provide(adapters))
+  )
+
   it.effect("attach again for the same owner returns the same addresses", () =>
     Effect.gen(function* () {
       const first = yield* run(attach(dual, owner, []))

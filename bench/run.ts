@@ -1,0 +1,47 @@
+// `npm run bench`: ADD under a nearly full table and VERSION cold start, printed as tables with ratios.
+import { median, measureScenario, measureVersion, type ScenarioResult, scenarios } from "./addUnderLoad.ts"
+
+const runs = Number(process.env.RUNS ?? 10)
+const waitMs = 250
+
+const ms = (x: number) => x.toFixed(0).padStart(7)
+const mb = (kb: number) => (Number.isNaN(kb) ? "    n/a" : (kb / 1024).toFixed(1).padStart(7))
+
+const main = async () => {
+  console.log(
+    `routetable-ipam bench: ${runs} timed runs per row (after 1 warm-up), W = ${waitMs} ms, pool 100.64.0.0/16`
+  )
+  console.log(`node ${process.version}, ${new Date().toISOString()}\n`)
+  const results: Array<ScenarioResult> = []
+  for (const scenario of scenarios) {
+    process.stderr.write(`measuring: ${scenario.name} ...\n`)
+    results.push(await measureScenario(scenario, runs, waitMs))
+  }
+  const base = median(results[0]!.samples.map((s) => s.wallMs))
+  console.log("ADD (wall time of the whole process, ms)")
+  console.log("| table | host routes | median | min | max | ratio to empty | peak RSS MB |")
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+  for (const r of results) {
+    const walls = r.samples.map((s) => s.wallMs)
+    const m = median(walls)
+    console.log(
+      `| ${r.scenario.name} | ${r.routes} | ${ms(m)} | ${ms(Math.min(...walls))} | ${ms(Math.max(...walls))} | ${(m / base).toFixed(2)} | ${mb(Math.max(...r.samples.map((s) => s.rssKb)))} |`
+    )
+  }
+  console.log(`\nADD fixed cost (empty-table median minus W): ${(base - waitMs).toFixed(0)} ms`)
+  process.stderr.write("measuring: VERSION ...\n")
+  const version = await measureVersion(runs)
+  const vw = version.map((s) => s.wallMs)
+  console.log("\nVERSION cold start")
+  console.log("| command | median ms | min | max | peak RSS MB |")
+  console.log("| --- | ---: | ---: | ---: | ---: |")
+  console.log(
+    `| CNI_COMMAND=VERSION | ${ms(median(vw))} | ${ms(Math.min(...vw))} | ${ms(Math.max(...vw))} | ${mb(Math.max(...version.map((s) => s.rssKb)))} |`
+  )
+  console.log("\nTargets (issue 2): every ADD ratio <= 1.3; VERSION median <= 150 ms on a 2-core machine.")
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,5 +1,4 @@
 // ADD wall time and peak memory of the built plugin with a /16 empty, 90% and 99% taken, and 90% as one block.
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"

@@ -232,7 +232,11 @@ describe("claimAddress", () => {
       let reads = 0
       const counting = RouteTable.of({
         ...table,
-        hostRoutesIn: (prefix) => Effect.suspend(() => ((reads += 1), table.hostRoutesIn(prefix)))
+        hostRoutesIn: (prefix) =>
+          Effect.suspend(() => {
+            reads += 1
+            return table.hostRoutesIn(prefix)
+          })
       })
       const p = pool("100.64.0.0/28")
       for (let i = 1; i <= 14; i++)

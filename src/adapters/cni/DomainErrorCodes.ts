@@ -1,0 +1,75 @@
+// Domain failures as CNI errors: which code each one gets and a message naming what went wrong.
+import type {
+  AddressOutsidePool,
+  AddressTaken,
+  AttachmentInvalid,
+  AttachmentUnknown,
+  AttemptsExhausted,
+  PoolExhausted
+} from "../../domain/AllocationError.ts"
+import type { AttachmentsError } from "../../domain/Attachments.ts"
+import type { InvalidIdentifier } from "../../domain/ContainerId.ts"
+import type { InvalidPool } from "../../domain/Pool.ts"
+import type { RouteTableError } from "../../domain/RouteTable.ts"
+import { CniCode, type CniError, cniError } from "./CniError.ts"
+
+/** Every domain failure a verb can end with. */
+export type DomainError =
+  | PoolExhausted
+  | AddressTaken
+  | AddressOutsidePool
+  | AttemptsExhausted
+  | AttachmentUnknown
+  | AttachmentInvalid
+  | RouteTableError
+  | AttachmentsError
+  | InvalidPool
+  | InvalidIdentifier
+
+/**
+ * The CNI error for a domain failure (see the table in CniError.ts):
+ * PoolExhausted 100, AddressTaken 101, AddressOutsidePool 102, AttemptsExhausted 11,
+ * AttachmentUnknown 3, AttachmentInvalid 103, RouteTableError and AttachmentsError 5,
+ * InvalidPool 7 ("field: message"), InvalidIdentifier 4 (env values).
+ */
+export const cniErrorOf = (error: DomainError): CniError => {
+  switch (error._tag) {
+    case "PoolExhausted":
+      return cniError(CniCode.poolExhausted, `no free address left in ${error.pool}`)
+    case "AddressTaken":
+      return cniError(CniCode.addressTaken, `requested address ${error.address} is taken: ${error.reason}`)
+    case "AddressOutsidePool":
+      return cniError(
+        CniCode.addressOutsidePool,
+        `requested address ${error.address} is not one the configured ranges hand out`,
+        `ranges: ${error.pools}`
+      )
+    case "AttemptsExhausted":
+      return cniError(
+        CniCode.tryAgainLater,
+        `every one of ${error.attempts} attempts lost a race with another claim; try again later`,
+        `tried: ${error.tried.join(", ")}`
+      )
+    case "AttachmentUnknown":
+      return cniError(
+        CniCode.containerUnknown,
+        `CNI_CONTAINERID: no addresses are recorded for container ${error.containerId} interface ${error.ifname}`
+      )
+    case "AttachmentInvalid":
+      return cniError(
+        CniCode.attachmentInvalid,
+        `attachment ${error.containerId}/${error.ifname} is not as expected: ${error.reason}`
+      )
+    case "RouteTableError":
+      return cniError(CniCode.ioFailure, `routing table: ${error.operation} failed: ${error.message}`)
+    case "AttachmentsError":
+      return cniError(CniCode.ioFailure, `attachment store: ${error.operation} failed: ${error.message}`)
+    case "InvalidPool":
+      return cniError(CniCode.invalidConfig, `${error.field}: ${error.message}`)
+    case "InvalidIdentifier":
+      return cniError(CniCode.invalidEnvironment, `${envNameOf(error.field)}: ${error.message}`)
+  }
+}
+
+const envNameOf = (field: string): string =>
+  field === "containerId" ? "CNI_CONTAINERID" : field === "ifname" ? "CNI_IFNAME" : field

@@ -1,0 +1,17 @@
+// ADD: one address from every pool of the network, as the result of the config's cniVersion.
+import * as Effect from "effect/Effect"
+import type { CniRequest } from "../../adapters/cni/CniRequest.ts"
+import { type CniResult, encodeResult } from "../../adapters/cni/CniResult.ts"
+import { attach } from "../../domain/Attach.ts"
+import { formatIp } from "../../domain/Ip.ts"
+
+/** Attach the owner (requested addresses exactly) and encode the result. */
+export const add = (request: CniRequest<"ADD">) =>
+  Effect.gen(function* () {
+    const { settings, owner } = request
+    const assigned = yield* attach(settings.network, owner, request.requested)
+    yield* Effect.logInfo(
+      `ADD ${settings.network.name} ${owner.containerId}/${owner.ifname}: ${assigned.map((a) => formatIp(a.address)).join(", ")}`
+    )
+    return encodeResult(request.cniVersion, assigned, settings.routes, settings.dns) satisfies CniResult
+  })

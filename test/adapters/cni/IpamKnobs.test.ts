@@ -1,0 +1,80 @@
+// Tests of the plugin's own ipam keys: defaults, accepted forms, and messages naming the key.
+import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import { CniError } from "../../../src/adapters/cni/CniError.ts"
+import { type IpamKnobs, parseKnobs } from "../../../src/adapters/cni/IpamKnobs.ts"
+import type { IpamConf } from "../../../src/adapters/cni/NetConf.ts"
+
+const knobs = (ipam: IpamConf): IpamKnobs => {
+  const parsed = parseKnobs(ipam)
+  if (parsed instanceof CniError) throw new Error(parsed.msg)
+  return parsed
+}
+const failure = (ipam: IpamConf): CniError => {
+  const parsed = parseKnobs(ipam)
+  assert.instanceOf(parsed, CniError, JSON.stringify(ipam))
+  assert.strictEqual((parsed as CniError).code, 7)
+  return parsed as CniError
+}
+
+describe("IpamKnobs", () => {
+  it("parseKnobs - defaults", () => {
+    const k = knobs({})
+    assert.strictEqual(Duration.toMillis(k.propagationTimeout), 250)
+    assert.strictEqual(k.routeProtocol, 192)
+    assert.strictEqual(k.table, 254)
+    assert.isUndefined(k.device)
+    assert.strictEqual(k.metric, 4096)
+    assert.strictEqual(k.maxAttempts, 10)
+    assert.isTrue(k.tieBreak)
+    assert.strictEqual(k.dataDir, "/var/lib/cni/routetable-ipam")
+    assert.deepStrictEqual(k.log, { file: undefined, level: "Warn" })
+  })
+
+  it("parseKnobs - propagationTimeout as milliseconds or a duration string", () => {
+    const ms = (value: number | string) =>
+      Duration.toMillis(knobs({ propagationTimeout: value }).propagationTimeout)
+    assert.strictEqual(ms(100), 100)
+    assert.strictEqual(ms("250ms"), 250)
+    assert.strictEqual(ms("1s"), 1000)
+    assert.strictEqual(ms("1.5s"), 1500)
+    assert.strictEqual(ms("75"), 75)
+    assert.include(failure({ propagationTimeout: "soon" }).msg, "ipam.propagationTimeout")
+    assert.include(failure({ propagationTimeout: -1 }).msg, "ipam.propagationTimeout")
+    assert.include(failure({ propagationTimeout: "2m" }).msg, "between 0 and 60000")
+  })
+
+  it("parseKnobs - routeProtocol refuses the kernel's reserved 0..4", () => {
+    assert.strictEqual(knobs({ routeProtocol: 5 }).routeProtocol, 5)
+    assert.strictEqual(knobs({ routeProtocol: 255 }).routeProtocol, 255)
+    for (const reserved of [0, 1, 2, 3, 4]) {
+      assert.include(
+        failure({ routeProtocol: reserved }).msg,
+        `ipam.routeProtocol: ${reserved} is reserved by the kernel`
+      )
+    }
+    assert.include(failure({ routeProtocol: 256 }).msg, "5..255")
+    assert.include(failure({ routeProtocol: 19.5 }).msg, "ipam.routeProtocol")
+  })
+
+  it("parseKnobs - table, device, metric, maxAttempts, dataDir, log", () => {
+    assert.strictEqual(knobs({ table: "main" }).table, 254)
+    assert.strictEqual(knobs({ table: 100 }).table, 100)
+    assert.include(failure({ table: 0 }).msg, "ipam.table")
+    assert.include(failure({ table: "local" }).msg, "ipam.table")
+    assert.strictEqual(knobs({ device: "vxlan0" }).device, "vxlan0")
+    assert.strictEqual(knobs({ device: 3 }).device, 3)
+    assert.include(failure({ device: "a/b" }).msg, "ipam.device")
+    assert.include(failure({ device: 0 }).msg, "ipam.device")
+    assert.include(failure({ metric: -1 }).msg, "ipam.metric")
+    assert.include(failure({ maxAttempts: 0 }).msg, "ipam.maxAttempts")
+    assert.include(failure({ dataDir: "relative/dir" }).msg, "ipam.dataDir")
+    assert.deepStrictEqual(knobs({ log: "/var/log/ipam.log" }).log, {
+      file: "/var/log/ipam.log",
+      level: "Warn"
+    })
+    assert.deepStrictEqual(knobs({ log: { level: "DEBUG" } }).log, { file: undefined, level: "Debug" })
+    assert.include(failure({ log: { level: "loud" } }).msg, "ipam.log.level")
+    assert.include(failure({ log: "ipam.log" }).msg, "ipam.log.file")
+  })
+})

@@ -1,0 +1,153 @@
+// Renders deploy/bird/bird.conf for one node: fills placeholders, writes the peer sessions, drops IPv6 blocks.
+import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import * as Option from "effect/Option"
+import { formatCidr, parseCidr, parseIp } from "../../src/domain/Ip.ts"
+
+/** What differs between nodes and clusters; everything else is fixed in the template. */
+export interface BirdConfigOptions {
+  /** BGP router id, unique per node (usually the node's IPv4 underlay address). */
+  readonly routerId: string
+  /** This node's IPv4 address on the underlay: the BGP session source. */
+  readonly localAddress: string
+  /** This node's global IPv6 address on the underlay: the next hop of its IPv6 claims. */
+  readonly localAddress6?: string
+  /** IPv4 addresses of every other node (iBGP full mesh). */
+  readonly peers: ReadonlyArray<string>
+  /** IPv4 pod ranges: host routes inside them are claims. */
+  readonly podPrefixes4: ReadonlyArray<string>
+  /** IPv6 pod ranges; none (the default) renders an IPv4-only configuration. */
+  readonly podPrefixes6?: ReadonlyArray<string>
+  /** The plugin's `routeProtocol` (default 192). */
+  readonly routeProtocol?: number
+  /** The cluster's private AS number (default 64512). */
+  readonly localAs?: number
+  /** Short BGP connect/retry timers, for test labs (sessions up in ~1 s instead of ~5 s). */
+  readonly fastTimers?: boolean
+  /** Log to this file (all classes); default: syslog, warnings and errors only. */
+  readonly logFile?: string
+}
+
+/** The template shipped next to this file. */
+export const templatePath = fileURLToPath(new URL("./bird.conf", import.meta.url))
+
+const fastTimers = "  connect delay time 1;\n  connect retry time 5;\n  error wait time 1, 10;"
+
+const address = (text: string, family: 4 | 6, what: string): string => {
+  const parsed = parseIp(text)
+  if (Option.isNone(parsed) || parsed.value.family !== family) {
+    throw new Error(`${what}: "${text}" is not an IPv${family} address`)
+  }
+  return text
+}
+
+const hostSet = (prefixes: ReadonlyArray<string>, family: 4 | 6): string =>
+  prefixes
+    .map((text) => {
+      const cidr = parseCidr(text, { strict: true })
+      if (Option.isNone(cidr) || cidr.value.family !== family) {
+        throw new Error(`pod prefix: "${text}" is not an IPv${family} prefix (host bits must be zero)`)
+      }
+      const host = family === 4 ? 32 : 128
+      return `${formatCidr(cidr.value)}{${host},${host}}`
+    })
+    .join(", ")
+
+const withoutIpv6 = (text: string): string => text.replace(/^# BEGIN ipv6\n[\s\S]*?^# END ipv6\n/gm, "")
+
+const withoutMarkers = (text: string): string => text.replace(/^# (BEGIN|END) ipv6\n/gm, "")
+
+/** Render the template for one node; throws on invalid input or a placeholder left unfilled. */
+export const renderBirdConfig = (
+  options: BirdConfigOptions,
+  template = readFileSync(templatePath, "utf8")
+) => {
+  const routeProtocol = options.routeProtocol ?? 192
+  const localAs = options.localAs ?? 64512
+  if (!Number.isInteger(routeProtocol) || routeProtocol < 1 || routeProtocol > 255) {
+    throw new Error(`route protocol: ${routeProtocol} is not in 1..255`)
+  }
+  if (!Number.isInteger(localAs) || localAs < 1 || localAs > 4294967295) {
+    throw new Error(`AS number: ${localAs} is out of range`)
+  }
+  if (options.podPrefixes4.length === 0) throw new Error("at least one IPv4 pod prefix is needed")
+  const v6 = (options.podPrefixes6 ?? []).length > 0
+  if (v6 && options.localAddress6 === undefined) {
+    throw new Error("an IPv6 pod prefix needs the node's IPv6 underlay address (localAddress6)")
+  }
+  const peers = options.peers.map((peer, index) => {
+    address(peer, 4, "peer")
+    return `protocol bgp peer${index + 1} from mesh {\n  neighbor ${peer} as ${localAs};\n}`
+  })
+  const values: Record<string, string> = {
+    LOG:
+      options.logFile === undefined
+        ? "log syslog { warning, error, fatal, bug };"
+        : `log "${options.logFile}" all;`,
+    ROUTER_ID: address(options.routerId, 4, "router id"),
+    ROUTE_PROTOCOL: String(routeProtocol),
+    POD_HOSTS4: hostSet(options.podPrefixes4, 4),
+    POD_HOSTS6: v6 ? hostSet(options.podPrefixes6 ?? [], 6) : "",
+    LOCAL_ADDRESS: address(options.localAddress, 4, "local address"),
+    LOCAL_ADDRESS6: v6 ? address(options.localAddress6 ?? "", 6, "local IPv6 address") : "",
+    LOCAL_AS: String(localAs),
+    BGP_TIMERS: options.fastTimers === true ? fastTimers : "  # default BGP timers",
+    PEERS: peers.join("\n")
+  }
+  const shaped = v6 ? withoutMarkers(template) : withoutIpv6(template)
+  const rendered = shaped.replace(/\{\{([A-Z0-9_]+)\}\}/g, (whole, name: string) => values[name] ?? whole)
+  const left = rendered.match(/\{\{[A-Z0-9_]+\}\}/)
+  if (left !== null) throw new Error(`template placeholder ${left[0]} has no value`)
+  return rendered
+}
+
+const usage = `Usage: node deploy/bird/render.ts --router-id IP --address IP [--address6 IP6]
+    --peer IP [--peer IP ...] --pods CIDR [--pods CIDR ...] [--pods6 CIDR6 ...]
+    [--protocol 192] [--as 64512] [--fast-timers] [--log FILE] > /etc/bird/bird.conf`
+
+const main = (argv: ReadonlyArray<string>): void => {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      "router-id": { type: "string" },
+      address: { type: "string" },
+      address6: { type: "string" },
+      peer: { type: "string", multiple: true },
+      pods: { type: "string", multiple: true },
+      pods6: { type: "string", multiple: true },
+      protocol: { type: "string" },
+      as: { type: "string" },
+      "fast-timers": { type: "boolean" },
+      log: { type: "string" },
+      help: { type: "boolean" }
+    }
+  })
+  if (values.help === true || values.address === undefined) {
+    console.log(usage)
+    process.exitCode = values.help === true ? 0 : 2
+    return
+  }
+  const options: BirdConfigOptions = {
+    routerId: values["router-id"] ?? values.address,
+    localAddress: values.address,
+    peers: values.peer ?? [],
+    podPrefixes4: values.pods ?? [],
+    podPrefixes6: values.pods6 ?? [],
+    fastTimers: values["fast-timers"] === true,
+    ...(values.address6 === undefined ? {} : { localAddress6: values.address6 }),
+    ...(values.protocol === undefined ? {} : { routeProtocol: Number(values.protocol) }),
+    ...(values.as === undefined ? {} : { localAs: Number(values.as) }),
+    ...(values.log === undefined ? {} : { logFile: values.log })
+  }
+  process.stdout.write(renderBirdConfig(options))
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    main(process.argv.slice(2))
+  } catch (error) {
+    console.error(`render: ${error instanceof Error ? error.message : String(error)}`)
+    process.exitCode = 2
+  }
+}

@@ -1,0 +1,430 @@
+// deploy/: every JSON and YAML file parses; conflists decode with the plugin's own decoder and work with the
+// real bridge plugin; the DaemonSet's structure, install script and BIRD rendering are checked.
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
+import type { CniEnv } from "../../src/adapters/cni/CniEnv.ts"
+import { CniError } from "../../src/adapters/cni/CniError.ts"
+import { type CniRequest, decodeRequest, readStdinConf } from "../../src/adapters/cni/CniRequest.ts"
+import { contains, type Ip, parseCidr, parseIp } from "../../src/domain/Ip.ts"
+import { isAllocatable } from "../../src/domain/Pool.ts"
+import { assertPluginBuilt, describeRun, stdoutJson } from "../e2e/support/BuiltPlugin.ts"
+import { addressesOn, hasBridgePlugin, makeIpamBinDir, runBridge } from "../e2e/support/BridgeClient.ts"
+import { assertOurRoutes } from "../e2e/support/KernelRoutes.ts"
+import { Netns } from "../support/Netns.ts"
+import { canUnshareNet, hasCommand, isRoot, privileged } from "../support/Privileges.ts"
+import { findYamlParser } from "./YamlDocuments.ts"
+
+const projectRoot = path.resolve(import.meta.dirname, "../..")
+const deployDir = path.join(projectRoot, "deploy")
+
+const filesUnder = (dir: string, pattern: RegExp): ReadonlyArray<string> =>
+  fs
+    .readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((name) => pattern.test(name))
+    .map((name) => path.join(dir, name))
+    .sort()
+
+const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(file, "utf8"))
+
+type Json = Record<string, unknown>
+const object = (value: unknown, what: string): Json => {
+  assert.isTrue(typeof value === "object" && value !== null && !Array.isArray(value), `${what} is an object`)
+  return value as Json
+}
+const array = (value: unknown, what: string): ReadonlyArray<unknown> => {
+  assert.isArray(value, `${what} is an array`)
+  return value as ReadonlyArray<unknown>
+}
+
+const address = (text: string): Ip => Option.getOrThrow(parseIp(text))
+
+const conflists = {
+  ipv4: path.join(deployDir, "cni/bridge-ipv4.conflist"),
+  dualstack: path.join(deployDir, "cni/bridge-dualstack.conflist")
+} as const
+
+/** The config the bridge plugin passes to its IPAM: its own entry plus the list's name and cniVersion. */
+const bridgeEntryOf = (conflist: Json): Json => {
+  const plugins = array(conflist.plugins, "plugins")
+  const bridge = object(
+    plugins.find((p) => object(p, "plugin").type === "bridge"),
+    "the bridge plugin entry"
+  )
+  return { cniVersion: conflist.cniVersion, name: conflist.name, ...bridge }
+}
+
+const addEnv: CniEnv = {
+  command: "ADD",
+  containerId: "ctr1",
+  ifname: "eth0",
+  netns: "/proc/1/ns/net",
+  args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web",
+  path: "/opt/cni/bin"
+}
+
+/** Decode a plugin config exactly as the plugin does for ADD. */
+const decodeAdd = (conf: Json): CniRequest<"ADD"> | CniError => {
+  const stdin = readStdinConf(JSON.stringify(conf))
+  if (stdin instanceof CniError) return stdin
+  const request = decodeRequest(addEnv, stdin)
+  if (request instanceof CniError) return request
+  assert.strictEqual(request.command, "ADD")
+  return request as CniRequest<"ADD">
+}
+
+const yaml = await findYamlParser()
+if ("missing" in yaml) console.warn(`skipping the YAML checks of deploy/: ${yaml.missing}`)
+const withYaml = "missing" in yaml ? describe.skip : describe
+
+describe("deploy/ files parse", () => {
+  it("every JSON file (.json, .conflist) is valid JSON", () => {
+    const files = filesUnder(deployDir, /\.(json|conflist)$/)
+    assert.isAtLeast(files.length, 2)
+    for (const file of files) assert.doesNotThrow(() => readJson(file), file)
+  })
+
+  withYaml(`every YAML file (${"missing" in yaml ? "no parser" : yaml.source})`, () => {
+    it("parses, and every document has apiVersion, kind, metadata.name", () => {
+      if ("missing" in yaml) return
+      const files = filesUnder(deployDir, /\.ya?ml$/)
+      assert.isAtLeast(files.length, 1)
+      for (const file of files) {
+        for (const document of yaml.parse(fs.readFileSync(file, "utf8"))) {
+          const doc = object(document, file)
+          assert.isString(doc.apiVersion, file)
+          assert.isString(doc.kind, file)
+          assert.isString(object(doc.metadata, `${file} metadata`).name, file)
+        }
+      }
+    })
+
+    it("the parser rejects broken YAML (so the check above can fail)", () => {
+      if ("missing" in yaml) return
+      assert.throws(() => yaml.parse("a: [1, 2\nb: {"))
+    })
+  })
+})
+
+describe("deploy/cni conflists, decoded by the plugin's own config decoder", () => {
+  for (const [label, file] of Object.entries(conflists)) {
+    it(`${label}: cniVersion 1.0.0, the bridge delegates to routetable-ipam, ipam.device is the bridge`, () => {
+      const conflist = object(readJson(file), file)
+      assert.strictEqual(conflist.cniVersion, "1.0.0")
+      const entry = bridgeEntryOf(conflist)
+      const ipam = object(entry.ipam, "ipam")
+      assert.strictEqual(ipam.type, "routetable-ipam")
+      assert.strictEqual(ipam.device, entry.bridge)
+      const request = decodeAdd(entry)
+      if (request instanceof CniError) return assert.fail(`${request.code}: ${request.msg}`)
+      const { network, adapters } = request.settings
+      assert.strictEqual(adapters.device, entry.bridge)
+      assert.strictEqual(adapters.protocol, 192)
+      assert.strictEqual(adapters.table, 254)
+      assert.strictEqual(Duration.toMillis(network.policy.propagationTimeout), 250)
+      const health = adapters.fabricHealth
+      assert.strictEqual(health.type, "bird")
+      assert.strictEqual(health.type === "bird" ? health.socket : undefined, "/run/bird/bird.ctl")
+      assert.strictEqual(request.settings.onUnhealthy, "fail")
+      assert.deepStrictEqual(
+        network.pools.map((p) => p.family),
+        label === "ipv4" ? [4] : [4, 6]
+      )
+      const v4 = network.pools[0]!
+      assert.isFalse(isAllocatable(v4, address("100.64.0.1")), "the gateway is never handed out")
+      assert.isFalse(isAllocatable(v4, address("100.64.0.77")), "100.64.0.0/24 is excluded")
+      assert.isTrue(isAllocatable(v4, address("100.64.1.5")))
+      assert.isTrue(isAllocatable(v4, address("100.64.255.254")))
+      // 65,534 hosts of the /16 minus .0.1-.0.255 (the excluded /24 holds the gateway too)
+      assert.strictEqual(v4.size, 65_534n - 255n)
+    })
+  }
+
+  it("the decoder refuses a broken copy (reserved routeProtocol, device not a name), naming the field", () => {
+    const entry = bridgeEntryOf(object(readJson(conflists.ipv4), "conflist"))
+    const ipam = object(entry.ipam, "ipam")
+    const reserved = decodeAdd({ ...entry, ipam: { ...ipam, routeProtocol: 3 } })
+    assert.instanceOf(reserved, CniError)
+    assert.strictEqual((reserved as CniError).code, 7)
+    assert.match((reserved as CniError).msg, /^ipam\.routeProtocol:/)
+    const device = decodeAdd({ ...entry, ipam: { ...ipam, device: "cni/0" } })
+    assert.instanceOf(device, CniError)
+    assert.match((device as CniError).msg, /^ipam\.device:/)
+  })
+})
+
+withYaml("deploy/kubernetes/daemonset.yaml", () => {
+  const documents =
+    "missing" in yaml
+      ? []
+      : yaml.parse(fs.readFileSync(path.join(deployDir, "kubernetes/daemonset.yaml"), "utf8"))
+  const byKind = (kind: string): Json =>
+    object(
+      documents.find((d) => object(d, "document").kind === kind),
+      `the ${kind}`
+    )
+  const configMapData = (): Record<string, string> =>
+    object(byKind("ConfigMap").data, "ConfigMap data") as Record<string, string>
+  const podSpec = (): Json =>
+    object(object(object(byKind("DaemonSet").spec, "spec").template, "template").spec, "pod spec")
+  const containerNamed = (name: string): Json => {
+    const spec = podSpec()
+    const all = [
+      ...array(spec.initContainers ?? [], "initContainers"),
+      ...array(spec.containers, "containers")
+    ]
+    return object(
+      all.find((c) => object(c, "container").name === name),
+      `container ${name}`
+    )
+  }
+
+  let work = ""
+  beforeAll(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "rtipam-deploy-"))
+  })
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
+
+  /** Run one of the ConfigMap's scripts with sh, as the pod would, with host paths redirected by env. */
+  const runScript = (key: string, env: Record<string, string>) => {
+    const script = path.join(work, key)
+    fs.writeFileSync(script, configMapData()[key] ?? "")
+    return spawnSync("sh", [script], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+      encoding: "utf8"
+    })
+  }
+
+  it("a ConfigMap and a DaemonSet in kube-system; the DaemonSet uses the host's network", () => {
+    assert.deepStrictEqual(
+      documents.map((d) => object(d, "document").kind),
+      ["ConfigMap", "DaemonSet"]
+    )
+    for (const d of documents)
+      assert.strictEqual(object(object(d, "doc").metadata, "metadata").namespace, "kube-system")
+    const daemonSet = byKind("DaemonSet")
+    assert.strictEqual(daemonSet.apiVersion, "apps/v1")
+    const spec = object(daemonSet.spec, "spec")
+    const selector = object(object(spec.selector, "selector").matchLabels, "matchLabels")
+    const labels = object(
+      object(object(spec.template, "template").metadata, "template metadata").labels,
+      "labels"
+    )
+    for (const [key, value] of Object.entries(selector))
+      assert.strictEqual(labels[key], value, "selector matches the pod labels")
+    assert.isTrue(podSpec().hostNetwork)
+    assert.deepInclude(array(podSpec().tolerations, "tolerations"), { operator: "Exists" })
+  })
+
+  it("every volume mount names a volume; host paths /opt/cni/bin, /etc/cni/net.d, /run/bird; the ConfigMap volume is this ConfigMap", () => {
+    const spec = podSpec()
+    const volumes = array(spec.volumes, "volumes").map((v) => object(v, "volume"))
+    const names = volumes.map((v) => v.name)
+    for (const c of [...array(spec.initContainers, "init"), ...array(spec.containers, "containers")]) {
+      for (const mount of array(object(c, "container").volumeMounts ?? [], "volumeMounts")) {
+        assert.include(names, object(mount, "mount").name)
+      }
+    }
+    const hostPaths = volumes
+      .filter((v) => v.hostPath !== undefined)
+      .map((v) => object(v.hostPath, "hostPath").path)
+    assert.includeMembers(hostPaths, ["/opt/cni/bin", "/etc/cni/net.d", "/run/bird"])
+    const configVolume = volumes.find((v) => v.configMap !== undefined)
+    assert.strictEqual(
+      object(configVolume?.configMap, "configMap").name,
+      object(byKind("ConfigMap").metadata, "m").name
+    )
+  })
+
+  it("install-cni copies into the host directories; render-bird gets NODE_IP from the downward API; bird has NET_ADMIN and /run/bird", () => {
+    const install = containerNamed("install-cni")
+    assert.include(array(podSpec().initContainers, "init"), install)
+    const installMounts = array(install.volumeMounts, "mounts").map((m) => object(m, "m").mountPath)
+    assert.includeMembers(installMounts, ["/host/opt/cni/bin", "/host/etc/cni/net.d", "/config"])
+    assert.deepStrictEqual(install.command, ["/bin/sh", "/config/install-cni.sh"])
+
+    const render = containerNamed("render-bird")
+    const nodeIp = object(
+      array(render.env, "env").find((e) => object(e, "env").name === "NODE_IP"),
+      "NODE_IP"
+    )
+    assert.deepStrictEqual(nodeIp.valueFrom, { fieldRef: { fieldPath: "status.hostIP" } })
+    assert.deepStrictEqual(render.command, ["/bin/sh", "/config/render-bird.sh"])
+
+    const bird = containerNamed("bird")
+    assert.include(array(podSpec().containers, "containers"), bird)
+    const capabilities = object(object(bird.securityContext, "securityContext").capabilities, "capabilities")
+    assert.include(array(capabilities.add, "add"), "NET_ADMIN")
+    const birdMounts = array(bird.volumeMounts, "mounts").map((m) => object(m, "m"))
+    assert.isTrue(birdMounts.some((m) => m.mountPath === "/run/bird" && m.readOnly !== true))
+    const command = array(bird.command, "command")
+    assert.strictEqual(command[command.indexOf("-s") + 1], "/run/bird/bird.ctl")
+    assert.strictEqual(command[command.indexOf("-c") + 1], "/etc/bird/bird.conf")
+  })
+
+  it("the ConfigMap's conflist is deploy/cni/bridge-ipv4.conflist", () => {
+    assert.deepStrictEqual(
+      JSON.parse(configMapData()["10-routetable-ipam.conflist"] ?? ""),
+      readJson(conflists.ipv4)
+    )
+  })
+
+  it("the ConfigMap's bird.conf keeps deploy/bird/bird.conf's essentials (ADD-PATH, our protocol, metric 32, graceful restart)", () => {
+    const ours = configMapData()["bird.conf"] ?? ""
+    const template = fs.readFileSync(path.join(deployDir, "bird/bird.conf"), "utf8")
+    for (const line of [
+      "learn;",
+      "metric 32;",
+      "graceful restart on;",
+      "add paths on;",
+      "direct;",
+      "export where source = RTS_BGP;",
+      "if krt_source = OUR_PROTOCOL && net ~ POD_HOSTS4 then accept;"
+    ]) {
+      assert.include(template, line, "the template still says so")
+      assert.include(ours, line)
+    }
+    assert.include(ours, "define OUR_PROTOCOL = 192;")
+    assert.include(ours, "define POD_HOSTS4 = [ 100.64.0.0/16{32,32} ];")
+  })
+
+  it("install-cni.sh installs both files by rename (a new inode each time), mode 0755 and 0644, no temp files left", () => {
+    const hostRoot = path.join(work, "host")
+    const binary = path.join(work, "routetable-ipam-linux-x64")
+    const env = {
+      SOURCE_BINARY: binary,
+      SOURCE_CONFLIST: path.join(work, "conflist"),
+      CNI_BIN_DIR: path.join(hostRoot, "opt/cni/bin"),
+      CNI_NET_DIR: path.join(hostRoot, "etc/cni/net.d")
+    }
+    fs.writeFileSync(env.SOURCE_CONFLIST, configMapData()["10-routetable-ipam.conflist"] ?? "")
+    fs.writeFileSync(binary, "#!/bin/sh\necho v1\n")
+    const first = runScript("install-cni.sh", env)
+    assert.strictEqual(first.status, 0, first.stderr)
+    const installed = path.join(env.CNI_BIN_DIR, "routetable-ipam")
+    const conflist = path.join(env.CNI_NET_DIR, "10-routetable-ipam.conflist")
+    assert.strictEqual(fs.statSync(installed).mode & 0o777, 0o755)
+    assert.strictEqual(fs.statSync(conflist).mode & 0o777, 0o644)
+    assert.strictEqual(fs.readFileSync(conflist, "utf8"), configMapData()["10-routetable-ipam.conflist"])
+    const inodeBefore = fs.statSync(installed).ino
+    fs.writeFileSync(binary, "#!/bin/sh\necho v2\n")
+    const second = runScript("install-cni.sh", env)
+    assert.strictEqual(second.status, 0, second.stderr)
+    assert.strictEqual(fs.readFileSync(installed, "utf8"), "#!/bin/sh\necho v2\n")
+    assert.notStrictEqual(
+      fs.statSync(installed).ino,
+      inodeBefore,
+      "replaced by rename, not rewritten in place"
+    )
+    assert.deepStrictEqual(fs.readdirSync(env.CNI_BIN_DIR), ["routetable-ipam"])
+    assert.deepStrictEqual(fs.readdirSync(env.CNI_NET_DIR), ["10-routetable-ipam.conflist"])
+    const missing = runScript("install-cni.sh", { ...env, SOURCE_BINARY: path.join(work, "absent") })
+    assert.notStrictEqual(missing.status, 0)
+    assert.deepStrictEqual(
+      fs.readdirSync(env.CNI_BIN_DIR),
+      ["routetable-ipam"],
+      "a failed copy leaves no temp file"
+    )
+  })
+
+  it("render-bird.sh: this node's address in, one BGP session per other peer, and BIRD accepts the result", () => {
+    const output = path.join(work, "etc/bird/bird.conf")
+    const files = {
+      BIRD_TEMPLATE: path.join(work, "bird.conf.template"),
+      PEERS_FILE: path.join(work, "peers")
+    }
+    fs.writeFileSync(files.BIRD_TEMPLATE, configMapData()["bird.conf"] ?? "")
+    fs.writeFileSync(files.PEERS_FILE, configMapData().peers ?? "")
+    const run = runScript("render-bird.sh", { ...files, BIRD_CONFIG: output, NODE_IP: "198.18.0.2" })
+    assert.strictEqual(run.status, 0, run.stderr)
+    const rendered = fs.readFileSync(output, "utf8")
+    assert.notInclude(rendered, "@NODE_IP@")
+    assert.include(rendered, "router id 198.18.0.2;")
+    assert.include(rendered, "local 198.18.0.2 as LOCAL_AS;")
+    const sessions = [...rendered.matchAll(/protocol bgp (\S+) from mesh \{\s*neighbor (\S+) as LOCAL_AS;/g)]
+    assert.deepStrictEqual(
+      sessions.map((m) => [m[1], m[2]]),
+      [
+        ["peer_198_18_0_1", "198.18.0.1"],
+        ["peer_198_18_0_3", "198.18.0.3"]
+      ]
+    )
+    if (hasCommand("bird")) {
+      const parsed = spawnSync("bird", ["-p", "-c", output], { encoding: "utf8" })
+      assert.strictEqual(parsed.status, 0, parsed.stderr)
+      fs.writeFileSync(`${output}.broken`, rendered.replace("add paths on;", "add pathz on;"))
+      assert.notStrictEqual(spawnSync("bird", ["-p", "-c", `${output}.broken`]).status, 0, "bird -p can fail")
+    } else {
+      console.warn("bird is not installed: the rendered configuration was not parsed by BIRD")
+    }
+    const withoutNodeIp = runScript("render-bird.sh", { ...files, BIRD_CONFIG: output })
+    assert.notStrictEqual(withoutNodeIp.status, 0)
+    assert.include(withoutNodeIp.stderr, "NODE_IP")
+  })
+})
+
+privileged(
+  "needs root, a private network namespace and Debian's bridge plugin (`apt-get install containernetworking-plugins`)",
+  isRoot() && canUnshareNet() && hasBridgePlugin()
+)("deploy/cni conflists through the real bridge plugin (private namespaces)", () => {
+  let ipamBinDir = ""
+  let dataRoot = ""
+  beforeAll(() => {
+    assertPluginBuilt()
+    ipamBinDir = makeIpamBinDir()
+    dataRoot = fs.mkdtempSync(path.join(os.tmpdir(), "rtipam-deploy-data-"))
+  })
+  afterAll(() => {
+    for (const dir of [ipamBinDir, dataRoot]) if (dir !== "") fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  for (const [label, file] of Object.entries(conflists)) {
+    it(`${label}: ADD gives one address per range on eth0 and a host route via cni0; DEL removes it`, async () => {
+      const entry = bridgeEntryOf(object(readJson(file), file))
+      const ipam = object(entry.ipam, "ipam")
+      // only what is host-specific changes: nothing is written to the host's /var, and no BIRD runs
+      // here (with the shipped fabricHealth, ADD refuses with code 11: nothing would carry the claims)
+      const conf = {
+        ...entry,
+        ipam: {
+          ...ipam,
+          dataDir: path.join(dataRoot, label),
+          log: { file: path.join(dataRoot, `${label}.log`) },
+          fabricHealth: { type: "none" }
+        }
+      }
+      const host = await Netns.create()
+      try {
+        const container = await host.createChild()
+        const call = { containerId: `deploy-${label}`, netns: container.path, ipamBinDir }
+        const added = await runBridge(host, { ...call, command: "ADD" }, conf)
+        assert.strictEqual(added.code, 0, describeRun(added))
+        const result = stdoutJson(added) as { ips: ReadonlyArray<{ address: string; gateway?: string }> }
+        const ranges = array(ipam.ranges, "ranges").map((set) => object(array(set, "set")[0], "range"))
+        assert.lengthOf(result.ips, ranges.length, describeRun(added))
+        const hosts: Array<string> = []
+        for (const [i, range] of ranges.entries()) {
+          const given = result.ips[i]!
+          const subnet = Option.getOrThrow(parseCidr(String(range.subnet)))
+          const [text, length] = given.address.split("/")
+          assert.strictEqual(Number(length), subnet.length, given.address)
+          assert.isTrue(contains(subnet, address(text!)), `${given.address} in ${String(range.subnet)}`)
+          assert.strictEqual(given.gateway, range.gateway)
+          hosts.push(text!)
+        }
+        const v4 = result.ips.find((ipConfig) => !ipConfig.address.includes(":"))!
+        assert.deepStrictEqual(await addressesOn(container, "eth0"), [v4.address])
+        await assertOurRoutes(host, hosts, "cni0")
+        const deleted = await runBridge(host, { ...call, command: "DEL" }, { ...conf, prevResult: result })
+        assert.strictEqual(deleted.code, 0, describeRun(deleted))
+        await assertOurRoutes(host, [], "cni0")
+      } finally {
+        await host.close()
+      }
+    })
+  }
+})

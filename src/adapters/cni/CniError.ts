@@ -13,8 +13,9 @@ import * as Data from "effect/Data"
  * | 5 | I/O failure: the routing table (netlink) or the attachment store could not be read or written |
  * | 6 | failed to decode: stdin is not JSON, too large, or a field has the wrong JSON type |
  * | 7 | invalid network config: a value is wrong (bad CIDR, rangeStart outside the subnet, reserved routeProtocol, ...) |
- * | 11 | try again later: every claim attempt lost a race with another node |
+ * | 11 | try again later: every claim attempt lost a race with another node, or the fabric is unhealthy (ADD) |
  * | 50 | STATUS: cannot serve ADD (a pool is exhausted, or the routing table cannot be read) |
+ * | 51 | STATUS: the fabric is unhealthy (claims may not propagate; existing pods may have limited connectivity) |
  * | 100 | pool exhausted: no free address in a range set |
  * | 101 | requested address taken (by another container, another node, or any other route) |
  * | 102 | requested address outside the configured pools (or excluded) |
@@ -31,6 +32,7 @@ export const CniCode = {
   invalidConfig: 7,
   tryAgainLater: 11,
   statusUnavailable: 50,
+  statusLimitedConnectivity: 51,
   poolExhausted: 100,
   addressTaken: 101,
   addressOutsidePool: 102,

@@ -12,7 +12,13 @@ import { type CniArgs, parseCniArgs } from "./CniArgs.ts"
 import type { CniEnv } from "./CniEnv.ts"
 import { CniCode, type CniError, cniError } from "./CniError.ts"
 import { type CniVersion, isAtLeast, isSupportedVersion, supportedVersions } from "./CniVersion.ts"
-import { type IpamKnobs, type LogSettings, parseKnobs } from "./IpamKnobs.ts"
+import {
+  type FabricHealthSettings,
+  type IpamKnobs,
+  type LogSettings,
+  type OnUnhealthy,
+  parseKnobs
+} from "./IpamKnobs.ts"
 import { type DnsEntry, type IpamConf, NetConf, type RouteEntry } from "./NetConf.ts"
 import { invalidPoolError, isCidr, originalExclusions, poolsOf, rangeSources } from "./NetworkPools.ts"
 import { describeSchemaError } from "./SchemaIssues.ts"
@@ -28,6 +34,8 @@ export interface AdapterSettings {
   /** Interface (name or index) our host routes point at; undefined: the adapter's default. */
   readonly device: string | number | undefined
   readonly metric: number
+  /** Which routing daemon to ask whether claims propagate. */
+  readonly fabricHealth: FabricHealthSettings
 }
 
 /** Everything the verbs need about the network. */
@@ -37,6 +45,8 @@ export interface NetworkSettings {
   readonly routes: ReadonlyArray<RouteEntry>
   readonly dns: DnsEntry | undefined
   readonly log: LogSettings
+  /** What ADD and STATUS do when the fabric is unhealthy. */
+  readonly onUnhealthy: OnUnhealthy
 }
 
 /** A decoded invocation. `cniVersion` is the version of the reply. */
@@ -229,23 +239,11 @@ const decodeConf = (json: unknown): NetConf | CniError => {
     : decodeFailure(describeSchemaError(decoded.failure, json))
 }
 
-/**
- * Decode one invocation (not VERSION). Failures carry the spec's code and name the field:
- * 1 version, 4 env/CNI_ARGS, 6 JSON types, 7 values.
- */
-export const decodeRequest = (env: CniEnv, stdin: StdinConf): PluginRequest | CniError => {
-  const command = env.command
-  if (command === "VERSION") return cniError(CniCode.internal, "VERSION is not decoded as a request")
-  const versionProblem = checkVerbVersion(command, stdin.cniVersion, stdin.json !== undefined)
-  if (versionProblem !== undefined) return versionProblem
-  const conf = stdin.json === undefined ? undefined : decodeConf(stdin.json)
-  if (conf instanceof Error) return conf
-  if (conf !== undefined) {
-    const badName = checkNetworkName(conf.name)
-    if (badName !== undefined) return invalidConfig(`name: ${badName.message}`)
-  }
-  const args = parseCniArgs(env.args)
-  if (args instanceof Error) return args
+/** The network's settings from its config (or the original plugin's CNI_ARGS), and the legacy CIDR address. */
+const settingsOf = (
+  conf: NetConf | undefined,
+  args: CniArgs
+): { readonly settings: NetworkSettings; readonly legacyAddress: Ip | undefined } | CniError => {
   const ipam = conf?.ipam
   const knobs: IpamKnobs | CniError = parseKnobs(ipam ?? {})
   if (knobs instanceof Error) return knobs
@@ -292,12 +290,55 @@ export const decodeRequest = (env: CniEnv, stdin: StdinConf): PluginRequest | Cn
       protocol: knobs.routeProtocol,
       table: knobs.table,
       device,
-      metric: knobs.metric
+      metric: knobs.metric,
+      fabricHealth: knobs.fabricHealth
     },
     routes,
     dns: ipam?.dns,
-    log: knobs.log
+    log: knobs.log,
+    onUnhealthy: knobs.onUnhealthy
   }
+  return { settings, legacyAddress }
+}
+
+/**
+ * The settings of one network from its config object (as the plugin gets it on stdin, e.g. one
+ * plugin of a .conflist with the list's cniVersion and name), for operator commands. The same
+ * checks and messages as the plugin's; a config without ranges is refused (no CNI_ARGS here).
+ */
+export const decodeNetworkConfig = (json: unknown): NetworkSettings | CniError => {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return decodeFailure("the network config must be a JSON object")
+  }
+  const conf = decodeConf(json)
+  if (conf instanceof Error) return conf
+  const badName = checkNetworkName(conf.name)
+  if (badName !== undefined) return invalidConfig(`name: ${badName.message}`)
+  const built = settingsOf(conf, {})
+  return built instanceof Error ? built : built.settings
+}
+
+/**
+ * Decode one invocation (not VERSION). Failures carry the spec's code and name the field:
+ * 1 version, 4 env/CNI_ARGS, 6 JSON types, 7 values.
+ */
+export const decodeRequest = (env: CniEnv, stdin: StdinConf): PluginRequest | CniError => {
+  const command = env.command
+  if (command === "VERSION") return cniError(CniCode.internal, "VERSION is not decoded as a request")
+  const versionProblem = checkVerbVersion(command, stdin.cniVersion, stdin.json !== undefined)
+  if (versionProblem !== undefined) return versionProblem
+  const conf = stdin.json === undefined ? undefined : decodeConf(stdin.json)
+  if (conf instanceof Error) return conf
+  if (conf !== undefined) {
+    const badName = checkNetworkName(conf.name)
+    if (badName !== undefined) return invalidConfig(`name: ${badName.message}`)
+  }
+  const args = parseCniArgs(env.args)
+  if (args instanceof Error) return args
+  const built = settingsOf(conf, args)
+  if (built instanceof Error) return built
+  const { settings, legacyAddress } = built
+  const pools = settings.network.pools
   const cniVersion = stdin.cniVersion
   const owner: Owner = { containerId: env.containerId, ifname: env.ifname }
   const inNetwork = (address: Ip) => pools.some((p) => subnetsOf(p).some((s) => contains(s, address)))

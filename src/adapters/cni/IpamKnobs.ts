@@ -2,14 +2,29 @@
 import * as Duration from "effect/Duration"
 import type * as LogLevel from "effect/LogLevel"
 import { checkIfname } from "../../domain/ContainerId.ts"
+import type { BirdFabricHealthOptions } from "../BirdFabricHealth.ts"
 import { CniCode, type CniError, cniError } from "./CniError.ts"
-import type { IpamConf } from "./NetConf.ts"
+import type { FabricHealthEntry, IpamConf } from "./NetConf.ts"
 
 /** Where and how much the plugin logs. Without a file, logs go to stderr (never stdout). */
 export interface LogSettings {
   readonly file: string | undefined
   readonly level: LogLevel.LogLevel
 }
+
+/**
+ * Which routing daemon ADD asks before claiming: none (never asked, always healthy), or BIRD over
+ * its control socket (absent options take the adapter's defaults).
+ */
+export type FabricHealthSettings =
+  | { readonly type: "none" }
+  | ({ readonly type: "bird" } & BirdFabricHealthOptions)
+
+/**
+ * What ADD does when the fabric is unhealthy or cannot be asked: "fail" (CNI code 11, nothing
+ * claimed) or "proceed" (log a warning and allocate anyway, giving up the safety guarantee).
+ */
+export type OnUnhealthy = "fail" | "proceed"
 
 /** The checked knobs, with defaults applied. */
 export interface IpamKnobs {
@@ -22,6 +37,8 @@ export interface IpamKnobs {
   readonly tieBreak: boolean
   readonly dataDir: string
   readonly log: LogSettings
+  readonly fabricHealth: FabricHealthSettings
+  readonly onUnhealthy: OnUnhealthy
 }
 
 /** Defaults of the plugin's own keys. */
@@ -33,7 +50,8 @@ export const knobDefaults = {
   maxAttempts: 10,
   tieBreak: true,
   dataDir: "/var/lib/cni/routetable-ipam",
-  logLevel: "Warn"
+  logLevel: "Warn",
+  onUnhealthy: "fail"
 } as const
 
 /** Longest propagation timeout accepted: runtimes kill plugins that take much longer. */
@@ -47,27 +65,83 @@ const isWhole = (n: number, min: number, max: number): boolean =>
 
 const unitMillis: Record<string, number> = { ms: 1, s: 1000, m: 60_000 }
 
-/** `propagationTimeout`: milliseconds as a number, or a string "250ms", "1s", "1.5s", "250". */
-export const parsePropagationTimeout = (value: number | string): Duration.Duration | CniError => {
+/** A duration knob: milliseconds as a number, or a string "250ms", "1s", "1.5s", "250"; within [min, max] ms. */
+const parseDuration = (
+  field: string,
+  value: number | string,
+  minMillis: number,
+  maxMillis: number
+): Duration.Duration | CniError => {
   let millis: number
   if (typeof value === "number") millis = value
   else {
     const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value)
     if (match === null) {
-      return invalid(
-        "propagationTimeout",
-        `${JSON.stringify(value)} is not a duration; use milliseconds or "250ms", "1s"`
-      )
+      return invalid(field, `${JSON.stringify(value)} is not a duration; use milliseconds or "250ms", "1s"`)
     }
     millis = Number(match[1]) * unitMillis[match[2] ?? "ms"]!
   }
-  if (!Number.isFinite(millis) || millis < 0 || millis > maxPropagationMillis) {
-    return invalid(
-      "propagationTimeout",
-      `${JSON.stringify(value)} must be between 0 and ${maxPropagationMillis} ms`
-    )
+  if (!Number.isFinite(millis) || millis < minMillis || millis > maxMillis) {
+    return invalid(field, `${JSON.stringify(value)} must be between ${minMillis} and ${maxMillis} ms`)
   }
   return Duration.millis(Math.round(millis))
+}
+
+/** `propagationTimeout`: milliseconds as a number, or a string "250ms", "1s", "1.5s", "250". */
+export const parsePropagationTimeout = (value: number | string): Duration.Duration | CniError =>
+  parseDuration("propagationTimeout", value, 0, maxPropagationMillis)
+
+/** Longest `fabricHealth.timeout` accepted: the check runs before every ADD. */
+const maxHealthTimeoutMillis = 10_000
+
+/**
+ * `fabricHealth`: absent or `{"type": "none"}` = never asked; `{"type": "bird", "socket"?,
+ * "minEstablished"?, "protocols"?, "timeout"?}` = ask BIRD; `onUnhealthy`: "fail" | "proceed".
+ */
+export const parseFabricHealth = (
+  entry: FabricHealthEntry | undefined
+): { readonly fabricHealth: FabricHealthSettings; readonly onUnhealthy: OnUnhealthy } | CniError => {
+  if (entry === undefined) return { fabricHealth: { type: "none" }, onUnhealthy: knobDefaults.onUnhealthy }
+  const onUnhealthy = entry.onUnhealthy ?? knobDefaults.onUnhealthy
+  if (onUnhealthy !== "fail" && onUnhealthy !== "proceed") {
+    return invalid("fabricHealth.onUnhealthy", `${JSON.stringify(onUnhealthy)} must be "fail" or "proceed"`)
+  }
+  if (entry.type === "none") return { fabricHealth: { type: "none" }, onUnhealthy }
+  if (entry.type !== "bird") {
+    const got = entry.type === undefined ? "missing" : `${JSON.stringify(entry.type)} is not supported`
+    return invalid("fabricHealth.type", `${got}; use "none" or "bird"`)
+  }
+  const { socket, minEstablished, protocols } = entry
+  if (socket !== undefined && !socket.startsWith("/"))
+    return invalid("fabricHealth.socket", `${JSON.stringify(socket)} must be an absolute path`)
+  if (minEstablished !== undefined && !isWhole(minEstablished, 1, 1000))
+    return invalid("fabricHealth.minEstablished", `${minEstablished} must be a whole number 1..1000`)
+  if (protocols !== undefined) {
+    if (protocols.length === 0)
+      return invalid("fabricHealth.protocols", "must name at least one BGP protocol (or be left out)")
+    const bad = protocols.findIndex((name) => !/^\S+$/.test(name))
+    if (bad >= 0) {
+      return invalid(
+        `fabricHealth.protocols[${bad}]`,
+        `${JSON.stringify(protocols[bad])} is not a BIRD protocol name`
+      )
+    }
+  }
+  const timeout =
+    entry.timeout === undefined
+      ? undefined
+      : parseDuration("fabricHealth.timeout", entry.timeout, 1, maxHealthTimeoutMillis)
+  if (timeout instanceof Error) return timeout
+  return {
+    fabricHealth: {
+      type: "bird",
+      ...(socket === undefined ? {} : { socket }),
+      ...(minEstablished === undefined ? {} : { minEstablished }),
+      ...(protocols === undefined ? {} : { protocols }),
+      ...(timeout === undefined ? {} : { timeout })
+    },
+    onUnhealthy
+  }
 }
 
 /** `routeProtocol`: 5..255; the kernel reserves 0..4 (unspec, redirect, kernel, boot, static). */
@@ -155,6 +229,8 @@ export const parseKnobs = (ipam: IpamConf): IpamKnobs | CniError => {
     return invalid("dataDir", `${JSON.stringify(dataDir)} must be an absolute path`)
   const log = parseLog(ipam.log)
   if (log instanceof Error) return log
+  const health = parseFabricHealth(ipam.fabricHealth)
+  if (health instanceof Error) return health
   return {
     propagationTimeout,
     routeProtocol,
@@ -164,6 +240,8 @@ export const parseKnobs = (ipam: IpamConf): IpamKnobs | CniError => {
     maxAttempts,
     tieBreak: ipam.tieBreak ?? knobDefaults.tieBreak,
     dataDir,
-    log
+    log,
+    fabricHealth: health.fabricHealth,
+    onUnhealthy: health.onUnhealthy
   }
 }

@@ -40,6 +40,17 @@ export const LogEntry = Schema.Union([
   Schema.Struct({ file: Schema.optionalKey(Schema.String), level: Schema.optionalKey(Schema.String) })
 ])
 
+/** `fabricHealth`: which routing daemon to ask before ADD, and what to do when it is unhealthy. */
+export const FabricHealthEntry = Schema.Struct({
+  type: Schema.optionalKey(Schema.String),
+  socket: Schema.optionalKey(Schema.String),
+  minEstablished: Schema.optionalKey(Schema.Number),
+  protocols: Schema.optionalKey(Schema.Array(Schema.String)),
+  timeout: Schema.optionalKey(Schema.Union([Schema.Number, Schema.String])),
+  onUnhealthy: Schema.optionalKey(Schema.String)
+})
+export type FabricHealthEntry = typeof FabricHealthEntry.Type
+
 /**
  * The `ipam` object. Standard keys first (host-local's), then ours. Unknown keys are ignored
  * (dropped by the decoder), as host-local ignores them.
@@ -64,7 +75,8 @@ export const IpamConf = Schema.Struct({
   maxAttempts: Schema.optionalKey(Schema.Number),
   tieBreak: Schema.optionalKey(Schema.Boolean),
   dataDir: Schema.optionalKey(Schema.String),
-  log: Schema.optionalKey(LogEntry)
+  log: Schema.optionalKey(LogEntry),
+  fabricHealth: Schema.optionalKey(FabricHealthEntry)
 })
 export type IpamConf = typeof IpamConf.Type
 

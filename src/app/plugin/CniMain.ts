@@ -17,13 +17,11 @@ import { encodeVersionInfo } from "../../adapters/cni/CniResult.ts"
 import { readStdin } from "../../adapters/cni/CniStdin.ts"
 import { type CniVersion, latestVersion, supportedVersions } from "../../adapters/cni/CniVersion.ts"
 import { cniErrorOf, type DomainError } from "../../adapters/cni/DomainErrorCodes.ts"
-import type { Attachments } from "../../domain/Attachments.ts"
-import type { RouteTable } from "../../domain/RouteTable.ts"
 import { add } from "./Add.ts"
 import { check } from "./Check.ts"
 import { del } from "./Del.ts"
 import { gc } from "./Gc.ts"
-import { PluginAdapters } from "./PluginAdapters.ts"
+import { PluginAdapters, type PluginServices } from "./PluginAdapters.ts"
 import { withPluginLogger } from "./PluginLogger.ts"
 import { status } from "./Status.ts"
 
@@ -46,9 +44,7 @@ const writeStdout = (text: string): Effect.Effect<void, never, Stdio.Stdio> =>
   )
 
 /** Run one decoded verb against the network's ports; the output is the JSON to print, if any. */
-const runVerb = (
-  request: PluginRequest
-): Effect.Effect<unknown, CniError | DomainError, RouteTable | Attachments> =>
+const runVerb = (request: PluginRequest): Effect.Effect<unknown, CniError | DomainError, PluginServices> =>
   request.command === "ADD"
     ? add(request)
     : request.command === "DEL"

@@ -1,28 +1,58 @@
-// Builds the RouteTable and Attachments of one network from its decoded settings (production or memory).
+// Builds the RouteTable, Attachments and FabricHealth of one network from its decoded settings (production or memory).
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
 import * as FileAttachments from "../../adapters/FileAttachments.ts"
 import * as MemoryAttachments from "../../adapters/MemoryAttachments.ts"
 import * as MemoryRouteTable from "../../adapters/MemoryRouteTable.ts"
+import * as NoFabricHealth from "../../adapters/NoFabricHealth.ts"
 import type { AdapterSettings } from "../../adapters/cni/CniRequest.ts"
+import type { FabricHealthSettings } from "../../adapters/cni/IpamKnobs.ts"
 import { Attachments, type AttachmentsError } from "../../domain/Attachments.ts"
+import { FabricHealth, FabricHealthError, type FabricReport } from "../../domain/FabricHealth.ts"
 import { RouteTable, RouteTableError } from "../../domain/RouteTable.ts"
 
+/** The services every verb runs against. */
+export type PluginServices = RouteTable | Attachments | FabricHealth
+
 /**
- * Where the plugin's two ports come from. The CNI core asks for them only after the config is
- * decoded (protocol, table, device, metric and dataDir are per network), so VERSION and every
- * invalid request never load netlink.
+ * Where the plugin's ports come from. The CNI core asks for them only after the config is
+ * decoded (protocol, table, device, metric, dataDir and fabric health are per network), so
+ * VERSION and every invalid request never load netlink or the BIRD client.
  */
 export class PluginAdapters extends Context.Service<
   PluginAdapters,
   {
-    /** The route table and attachment store for one network's settings; built per invocation. */
-    layerFor(
-      settings: AdapterSettings
-    ): Layer.Layer<RouteTable | Attachments, RouteTableError | AttachmentsError>
+    /** The route table, attachment store and fabric health for one network's settings; built per invocation. */
+    layerFor(settings: AdapterSettings): Layer.Layer<PluginServices, RouteTableError | AttachmentsError>
   }
 >()("routetable-ipam/PluginAdapters") {}
+
+/**
+ * Production fabric health: none, or BIRD's control socket (its module imported on first use).
+ * A module that cannot be loaded gives a FabricHealth whose every check fails, so ADD refuses (11).
+ */
+const fabricHealthLayer = (settings: FabricHealthSettings): Layer.Layer<FabricHealth> => {
+  if (settings.type === "none") return NoFabricHealth.layer
+  const { type: _, ...options } = settings
+  return Layer.unwrap(
+    Effect.promise(() =>
+      import("../../adapters/BirdFabricHealth.ts").then(
+        (bird) => bird.layer(options),
+        (cause: unknown) =>
+          Layer.succeed(
+            FabricHealth,
+            FabricHealth.of({
+              check: Effect.fail(
+                new FabricHealthError({ message: `cannot load the BIRD adapter: ${String(cause)}` })
+              )
+            })
+          )
+      )
+    )
+  )
+}
 
 /**
  * Production: the kernel's routing table over rtnetlink (the module and its native addon are
@@ -49,7 +79,8 @@ export const layer: Layer.Layer<PluginAdapters> = Layer.succeed(
             )
           )
         ),
-        FileAttachments.layer(settings.dataDir)
+        FileAttachments.layer(settings.dataDir),
+        fabricHealthLayer(settings.fabricHealth)
       )
   })
 )
@@ -61,6 +92,8 @@ export interface MemoryNode {
   readonly routes: MemoryRouteTable.Control
   /** The shared store. */
   readonly attachments: Attachments["Service"]
+  /** What every fabric health check answers from now on (healthy until set). */
+  readonly setFabricHealth: (answer: FabricReport | FabricHealthError) => Effect.Effect<void>
   /** The settings of every `layerFor` call, in order. */
   readonly settingsSeen: () => ReadonlyArray<AdapterSettings>
 }
@@ -68,13 +101,21 @@ export interface MemoryNode {
 /**
  * Build a memory node. The table uses `options` (protocol 192, table 254, metric 4096 unless
  * given), whatever the network's settings say, so state survives from ADD to DEL to CHECK.
+ * Fabric health answers what `setFabricHealth` last set, whatever `fabricHealth` the config names.
  */
 export const makeMemoryNode = (options?: MemoryRouteTable.Options): Effect.Effect<MemoryNode> =>
   Effect.gen(function* () {
     const table = yield* MemoryRouteTable.make(options)
     const store = yield* MemoryAttachments.make
     const seen: Array<AdapterSettings> = []
-    const services = Context.make(RouteTable, table.table).pipe(Context.add(Attachments, store))
+    const health = yield* Ref.make<FabricReport | FabricHealthError>(NoFabricHealth.report)
+    const check = Effect.flatMap(Ref.get(health), (answer) =>
+      answer instanceof FabricHealthError ? Effect.fail(answer) : Effect.succeed(answer)
+    )
+    const services = Context.make(RouteTable, table.table).pipe(
+      Context.add(Attachments, store),
+      Context.add(FabricHealth, FabricHealth.of({ check }))
+    )
     return {
       adapters: PluginAdapters.of({
         layerFor: (settings) => {
@@ -84,6 +125,7 @@ export const makeMemoryNode = (options?: MemoryRouteTable.Options): Effect.Effec
       }),
       routes: { addOther: table.addOther, remove: table.remove, snapshot: table.snapshot },
       attachments: store,
+      setFabricHealth: (answer) => Ref.set(health, answer),
       settingsSeen: () => [...seen]
     }
   })

@@ -78,3 +78,67 @@ describe("IpamKnobs", () => {
     assert.include(failure({ log: "ipam.log" }).msg, "ipam.log.file")
   })
 })
+
+describe("IpamKnobs fabricHealth", () => {
+  it("parseKnobs - absent or none: never asked, fail when unhealthy", () => {
+    for (const ipam of [{}, { fabricHealth: { type: "none" } }]) {
+      const k = knobs(ipam)
+      assert.deepStrictEqual(k.fabricHealth, { type: "none" })
+      assert.strictEqual(k.onUnhealthy, "fail")
+    }
+  })
+
+  it("parseKnobs - bird with every option, and with none (adapter defaults)", () => {
+    const k = knobs({
+      fabricHealth: {
+        type: "bird",
+        socket: "/run/bird/bird.ctl",
+        minEstablished: 2,
+        protocols: ["peer1", "peer2"],
+        timeout: "1.5s",
+        onUnhealthy: "proceed"
+      }
+    })
+    assert.strictEqual(k.onUnhealthy, "proceed")
+    assert.strictEqual(k.fabricHealth.type, "bird")
+    if (k.fabricHealth.type !== "bird") return
+    assert.strictEqual(k.fabricHealth.socket, "/run/bird/bird.ctl")
+    assert.strictEqual(k.fabricHealth.minEstablished, 2)
+    assert.deepStrictEqual(k.fabricHealth.protocols, ["peer1", "peer2"])
+    assert.strictEqual(Duration.toMillis(Duration.fromInputUnsafe(k.fabricHealth.timeout!)), 1500)
+    assert.deepStrictEqual(knobs({ fabricHealth: { type: "bird" } }).fabricHealth, { type: "bird" })
+  })
+
+  it("parseKnobs - fabricHealth messages name the field", () => {
+    assert.include(failure({ fabricHealth: {} }).msg, "ipam.fabricHealth.type: missing")
+    assert.include(
+      failure({ fabricHealth: { type: "frr" } }).msg,
+      'ipam.fabricHealth.type: "frr" is not supported'
+    )
+    assert.include(
+      failure({ fabricHealth: { type: "bird", socket: "bird.ctl" } }).msg,
+      "ipam.fabricHealth.socket"
+    )
+    assert.include(
+      failure({ fabricHealth: { type: "bird", minEstablished: 0 } }).msg,
+      "ipam.fabricHealth.minEstablished"
+    )
+    assert.include(
+      failure({ fabricHealth: { type: "bird", protocols: [] } }).msg,
+      "ipam.fabricHealth.protocols"
+    )
+    assert.include(
+      failure({ fabricHealth: { type: "bird", protocols: ["a b"] } }).msg,
+      "ipam.fabricHealth.protocols[0]"
+    )
+    assert.include(
+      failure({ fabricHealth: { type: "bird", timeout: "soon" } }).msg,
+      "ipam.fabricHealth.timeout"
+    )
+    assert.include(failure({ fabricHealth: { type: "bird", timeout: 0 } }).msg, "ipam.fabricHealth.timeout")
+    assert.include(
+      failure({ fabricHealth: { type: "none", onUnhealthy: "maybe" } }).msg,
+      'ipam.fabricHealth.onUnhealthy: "maybe" must be "fail" or "proceed"'
+    )
+  })
+})

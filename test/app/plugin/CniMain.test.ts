@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as NoFabricHealth from "../../../src/adapters/NoFabricHealth.ts"
 import { supportedVersions } from "../../../src/adapters/cni/CniVersion.ts"
 import { makeMemoryNode, PluginAdapters } from "../../../src/app/plugin/PluginAdapters.ts"
 import { Attachments } from "../../../src/domain/Attachments.ts"
@@ -226,7 +227,15 @@ describe("cniMain", () => {
         })
         assert.strictEqual((yield* runCni(node, baseEnv("ADD"), conf)).status, 0)
         assert.deepStrictEqual(node.settingsSeen(), [
-          { network: "pods", dataDir: "/run/ipam", protocol: 200, table: 254, device: "vxlan0", metric: 5000 }
+          {
+            network: "pods",
+            dataDir: "/run/ipam",
+            protocol: 200,
+            table: 254,
+            device: "vxlan0",
+            metric: 5000,
+            fabricHealth: { type: "none" }
+          }
         ])
       })
     )
@@ -605,7 +614,8 @@ describe("cniMain", () => {
         const broken = {
           ...node,
           adapters: PluginAdapters.of({
-            layerFor: () => Layer.mergeAll(dying, Layer.succeed(Attachments, node.attachments))
+            layerFor: () =>
+              Layer.mergeAll(dying, Layer.succeed(Attachments, node.attachments), NoFabricHealth.layer)
           })
         }
         const out = yield* invoke(broken, baseEnv("ADD"), netConf("1.0.0"))

@@ -227,6 +227,7 @@ export const make = (dataDir: string): Attachments["Service"] =>
           },
           catch: ioError("list", dir)
         }).pipe(
+          Effect.tap((names) => removeStaleTemporaries(dir, names)),
           Effect.flatMap((names) =>
             Effect.forEach(
               names.filter(isRecordName),
@@ -255,6 +256,27 @@ export const make = (dataDir: string): Attachments["Service"] =>
           Effect.map((records) => records.filter((r) => r !== undefined).sort(byContainerThenIfname))
         )
       )
+  })
+
+/** A temporary file this old was left by a writer that died (a write takes milliseconds). */
+const staleTemporaryMillis = 60_000
+
+/**
+ * Remove `.tmp-*` files a killed writer left behind (SIGKILL between create and rename).
+ * Best effort: a failure here never fails `list`.
+ */
+const removeStaleTemporaries = (dir: string, names: ReadonlyArray<string>) =>
+  Effect.promise(async () => {
+    const now = Date.now()
+    for (const name of names.filter((n) => n.startsWith(".tmp-"))) {
+      const path = Path.join(dir, name)
+      try {
+        const stat = await Fs.stat(path)
+        if (now - stat.mtimeMs > staleTemporaryMillis) await Fs.rm(path, { force: true })
+      } catch {
+        // gone already, or unreadable: leave it
+      }
+    }
   })
 
 /** The file store under `dataDir`; directories are created (mode 0700) when first written. */

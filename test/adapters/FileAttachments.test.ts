@@ -163,6 +163,23 @@ describe("FileAttachments", () => {
     })
   )
 
+  it.effect("list removes temporary files a killed writer left (older than a minute), keeps fresh ones", () =>
+    Effect.gen(function* () {
+      const { dataDir, store } = yield* withStore
+      yield* store.put(record("good"))
+      const dir = Path.join(dataDir, "pods")
+      const stale = Path.join(dir, ".tmp-00000000000000aa")
+      const fresh = Path.join(dir, ".tmp-00000000000000bb")
+      yield* io(() => Fs.writeFile(stale, "{ half writ"))
+      yield* io(() => Fs.writeFile(fresh, "{ being writ"))
+      const twoMinutesAgo = new Date(Date.now() - 120_000)
+      yield* io(() => Fs.utimes(stale, twoMinutesAgo, twoMinutesAgo))
+      assert.deepStrictEqual(yield* store.list("pods"), [record("good")])
+      const left = yield* io(() => Fs.readdir(dir))
+      assert.deepStrictEqual(left.sort(), [".tmp-00000000000000bb", "good@eth0.json"])
+    })
+  )
+
   it.effect("remove - idempotent; removes only its own record", () =>
     Effect.gen(function* () {
       const { dataDir, store } = yield* withStore

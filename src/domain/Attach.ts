@@ -4,7 +4,7 @@ import * as Semaphore from "effect/Semaphore"
 import { AddressOutsidePool, AttachmentInvalid, AttachmentUnknown } from "./AllocationError.ts"
 import { type Attachment, type AttachmentKey, Attachments, type AttachmentsError } from "./Attachments.ts"
 import { makePicker } from "./Candidate.ts"
-import { type ClaimError, claimAddress } from "./Claim.ts"
+import { type AttemptOutcome, type ClaimError, claimAddress } from "./Claim.ts"
 import { contains as subnetContains, equals, formatIp, type Ip, keyOf } from "./Ip.ts"
 import type { Network } from "./Network.ts"
 import { describePool, type Pool, type Range, rangeOf, subnetsOf } from "./Pool.ts"
@@ -81,11 +81,13 @@ const stillHeld = (record: Attachment): Effect.Effect<boolean, RouteTableError, 
  * written before each claim (pending) and confirmed after, so a crash leaves every route explained.
  * A repeated ADD for an owner whose addresses are all still held returns them unchanged.
  * On any failure everything claimed so far is released and the record removed.
+ * `observe` hears every claim attempt's outcome (for logs and simulations).
  */
 export const attach = (
   network: Network,
   owner: Owner,
-  requested: ReadonlyArray<Ip>
+  requested: ReadonlyArray<Ip>,
+  observe?: (outcome: AttemptOutcome) => Effect.Effect<void>
 ): Effect.Effect<ReadonlyArray<Assigned>, ClaimError | AttachmentsError, RouteTable | Attachments> =>
   Effect.gen(function* () {
     const store = yield* Attachments
@@ -120,7 +122,8 @@ export const attach = (
           beforeClaim: (candidate) => {
             candidates[i] = candidate
             return write
-          }
+          },
+          ...(observe === undefined ? {} : { observe })
         }).pipe(
           Effect.tap((address) =>
             Effect.sync(() => {

@@ -4,8 +4,18 @@ import { CniCode, cniError } from "../../adapters/cni/CniError.ts"
 import type { CniRequest } from "../../adapters/cni/CniRequest.ts"
 import { type CniResult, encodeResult } from "../../adapters/cni/CniResult.ts"
 import { attach } from "../../domain/Attach.ts"
+import type { AttemptOutcome } from "../../domain/Claim.ts"
 import { formatIp } from "../../domain/Ip.ts"
 import { fabricRefusal } from "./FabricGate.ts"
+
+/** Every claim attempt at debug level: what was tried and why it was kept or let go. */
+const logAttempt = (outcome: AttemptOutcome) =>
+  Effect.logDebug(
+    `attempt ${outcome.attempt} ${formatIp(outcome.address)}: ${outcome._tag}` +
+      ("competitors" in outcome
+        ? ` (competing: ${outcome.competitors.map((r) => (r.nextHop === undefined ? `protocol ${r.protocol}` : `via ${formatIp(r.nextHop)}`)).join(", ")})`
+        : "")
+  )
 
 /**
  * Ask the fabric first (unhealthy or unreachable: code 11, nothing claimed or written, unless
@@ -24,7 +34,7 @@ export const add = (request: CniRequest<"ADD">) =>
         `fabric unhealthy: ${refusal.detail}; claims would not reach other nodes, so nothing was allocated; try again later`
       )
     }
-    const assigned = yield* attach(settings.network, owner, request.requested)
+    const assigned = yield* attach(settings.network, owner, request.requested, logAttempt)
     yield* Effect.logInfo(
       `ADD ${settings.network.name} ${owner.containerId}/${owner.ifname}: ${assigned.map((a) => formatIp(a.address)).join(", ")}`
     )

@@ -36,13 +36,15 @@ export const randomBelow = (n: bigint): Effect.Effect<bigint> =>
 
 /**
  * A picker remembers the one full read it may have made, so later attempts of the same
- * allocation never read the whole table again.
+ * allocation do not read the whole table again (unless told to `forget` it).
  */
 export interface Picker {
   /** A free address of the pool; PoolExhausted when the table shows none free. */
   readonly pick: Effect.Effect<Ip, PoolExhausted | RouteTableError, RouteTable>
-  /** How many full reads of the table this picker made (0 or 1). */
+  /** How many full reads of the table this picker made. */
   readonly fullReads: () => number
+  /** Forget the full read, so the next pick probes and reads again (the table has changed). */
+  readonly forget: () => void
 }
 
 /** Make a picker for one allocation from `pool`, probing at most `probes` random addresses per pick. */
@@ -76,5 +78,11 @@ export const makePicker = (pool: Pool, probes: number): Picker => {
       free = freeIntervals({ ...pool, allocatable: free }, [candidate])
     }
   })
-  return { pick, fullReads: () => reads }
+  return {
+    pick,
+    fullReads: () => reads,
+    forget: () => {
+      free = undefined
+    }
+  }
 }

@@ -2,7 +2,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
-import { AddressOutsidePool, AddressTaken, AttemptsExhausted, type PoolExhausted } from "./AllocationError.ts"
+import { AddressOutsidePool, AddressTaken, AttemptsExhausted, PoolExhausted } from "./AllocationError.ts"
 import { makePicker } from "./Candidate.ts"
 import type { ClaimPolicy } from "./ClaimPolicy.ts"
 import { formatIp, type Ip } from "./Ip.ts"
@@ -70,8 +70,25 @@ export const claimAddress = <E = never, R = never>(
     const picker = makePicker(pool, policy.probes)
     const tried: Array<string> = []
     let losses = 0
+    let exhausted: PoolExhausted | undefined
     for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
-      const candidate = requested ?? (yield* picker.pick)
+      const picked =
+        requested ??
+        (yield* picker.pick.pipe(
+          Effect.catchTag("PoolExhausted", (e) => (losses > 0 ? Effect.succeed(e) : Effect.fail(e)))
+        ))
+      if (picked instanceof PoolExhausted) {
+        // Full after a lost race: the table is in flux (a loser's withdrawal may still be on its
+        // way, or an address was freed since our one full read). Back off and read again rather
+        // than fail while an address may be about to come free.
+        exhausted = picked
+        picker.forget()
+        losses++
+        yield* Effect.sleep(yield* backoff(policy, losses))
+        continue
+      }
+      exhausted = undefined
+      const candidate = picked
       tried.push(formatIp(candidate))
       if (requested !== undefined && (yield* table.isTaken(candidate))) {
         return yield* takenBecause(candidate, yield* table.routesTo(candidate))
@@ -102,6 +119,7 @@ export const claimAddress = <E = never, R = never>(
       losses++
       yield* Effect.sleep(yield* backoff(policy, losses))
     }
+    if (exhausted !== undefined) return yield* exhausted
     return yield* new AttemptsExhausted({ attempts: policy.maxAttempts, tried })
   })
 

@@ -5,7 +5,13 @@ import * as Path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { type Attachment, type AttachmentKey, Attachments, AttachmentsError } from "../domain/Attachments.ts"
+import {
+  type Attachment,
+  type AttachmentKey,
+  Attachments,
+  AttachmentsError,
+  byContainerThenIfname
+} from "../domain/Attachments.ts"
 import { checkAttachmentKey, checkNetworkName, type InvalidIdentifier } from "../domain/ContainerId.ts"
 import { formatIp, type Ip, parseIp } from "../domain/Ip.ts"
 
@@ -20,17 +26,6 @@ const maxFileNameBytes = 255
  */
 export const fileNameOf = (key: Pick<AttachmentKey, "containerId" | "ifname">): string =>
   `${key.containerId}@${key.ifname}.json`
-
-const byContainerThenIfname = (a: Attachment, b: Attachment): number =>
-  a.containerId < b.containerId
-    ? -1
-    : a.containerId > b.containerId
-      ? 1
-      : a.ifname < b.ifname
-        ? -1
-        : a.ifname > b.ifname
-          ? 1
-          : 0
 
 const isRecordName = (name: string): boolean => !name.startsWith(".") && name.endsWith(".json")
 

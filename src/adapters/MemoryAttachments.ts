@@ -4,22 +4,16 @@ import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import { type Attachment, type AttachmentKey, Attachments, AttachmentsError } from "../domain/Attachments.ts"
+import {
+  type Attachment,
+  type AttachmentKey,
+  Attachments,
+  AttachmentsError,
+  byContainerThenIfname
+} from "../domain/Attachments.ts"
 import { checkAttachmentKey, checkNetworkName } from "../domain/ContainerId.ts"
 
 const keyText = (key: AttachmentKey): string => JSON.stringify([key.network, key.containerId, key.ifname])
-
-/** Records of a network in a stable order: by container ID, then interface name. */
-const byContainerThenIfname = (a: Attachment, b: Attachment): number =>
-  a.containerId < b.containerId
-    ? -1
-    : a.containerId > b.containerId
-      ? 1
-      : a.ifname < b.ifname
-        ? -1
-        : a.ifname > b.ifname
-          ? 1
-          : 0
 
 /**
  * Fail like the file store does for a key it would refuse, so tests on memory catch what

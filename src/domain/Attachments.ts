@@ -21,6 +21,18 @@ export interface Attachment extends AttachmentKey {
   readonly pending: ReadonlyArray<Ip>
 }
 
+/** Records of a network in a stable order: by container ID, then interface name. */
+export const byContainerThenIfname = (a: AttachmentKey, b: AttachmentKey): number =>
+  a.containerId < b.containerId
+    ? -1
+    : a.containerId > b.containerId
+      ? 1
+      : a.ifname < b.ifname
+        ? -1
+        : a.ifname > b.ifname
+          ? 1
+          : 0
+
 /** The store could not be read or written. */
 export class AttachmentsError extends Schema.TaggedError<AttachmentsError>()("AttachmentsError", {
   operation: Schema.String,

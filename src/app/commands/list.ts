@@ -1,12 +1,10 @@
 // `routetable-ipam list`: every claim inside a network's ranges as this node's table shows it, with owners and conflicts.
 import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { parseArgs } from "node:util"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as FileAttachments from "../../adapters/FileAttachments.ts"
-import { decodeNetworkConfig } from "../../adapters/cni/CniRequest.ts"
 import { knobDefaults, parseRouteProtocol, parseTable } from "../../adapters/cni/IpamKnobs.ts"
 import type { Attachment } from "../../domain/Attachments.ts"
 import { type Cidr, formatCidr, parseCidr } from "../../domain/Ip.ts"
@@ -14,6 +12,7 @@ import { subnetsOf } from "../../domain/Pool.ts"
 import { RouteTable } from "../../domain/RouteTable.ts"
 import { type DeviceNames, formatTable, listClaims, listingToJson } from "../listing/ClaimListing.ts"
 import { CommandFailed, type OperatorCommand } from "../OperatorCommand.ts"
+import { readNetworkSettings } from "./NetworkConfigSource.ts"
 
 const usage = `Usage: routetable-ipam list --config FILE [--network NAME] [--json]
        routetable-ipam list --pool CIDR [--pool CIDR ...] [--protocol N] [--table T] [--metric M]
@@ -144,67 +143,6 @@ const poolTarget = (flags: Flags): ListTarget | CommandFailed => {
   }
 }
 
-/** The plugin configs in one file: a .conf is itself; a .conflist gives each plugin with the list's cniVersion and name. */
-const pluginConfigsOf = (json: unknown): ReadonlyArray<Record<string, unknown>> => {
-  if (typeof json !== "object" || json === null || Array.isArray(json)) return []
-  const conf = json as Record<string, unknown>
-  if (!Array.isArray(conf.plugins)) return [conf]
-  return conf.plugins
-    .filter((p): p is Record<string, unknown> => typeof p === "object" && p !== null && !Array.isArray(p))
-    .map((plugin) => ({ ...plugin, cniVersion: conf.cniVersion, name: conf.name }))
-}
-
-const usesUs = (plugin: Record<string, unknown>): boolean => {
-  const ipam = plugin.ipam
-  return (
-    typeof ipam === "object" && ipam !== null && (ipam as Record<string, unknown>).type === "routetable-ipam"
-  )
-}
-
-/** The network config `--config` (a file or a directory) and `--network` select. */
-const readConfig = (file: string, network: string | undefined) =>
-  Effect.tryPromise({
-    try: async () => {
-      const stat = await Fs.stat(file)
-      const files = stat.isDirectory()
-        ? (await Fs.readdir(file))
-            .filter((name) => /\.(conf|conflist|json)$/.test(name))
-            .sort()
-            .map((name) => Path.join(file, name))
-        : [file]
-      const found: Array<{ readonly file: string; readonly plugin: Record<string, unknown> }> = []
-      for (const path of files) {
-        let json: unknown
-        try {
-          json = JSON.parse(await Fs.readFile(path, "utf8"))
-        } catch (cause) {
-          if (!stat.isDirectory())
-            throw new Error(`${path}: not JSON: ${cause instanceof Error ? cause.message : cause}`)
-          continue
-        }
-        for (const plugin of pluginConfigsOf(json)) {
-          if (usesUs(plugin) && (network === undefined || plugin.name === network))
-            found.push({ file: path, plugin })
-        }
-      }
-      return found
-    },
-    catch: (cause) => failed(`--config: ${cause instanceof Error ? cause.message : String(cause)}`)
-  }).pipe(
-    Effect.flatMap((found) => {
-      const which = network === undefined ? "" : ` of network ${JSON.stringify(network)}`
-      if (found.length === 0)
-        return Effect.fail(failed(`--config ${file}: no plugin with ipam type routetable-ipam${which}`))
-      if (found.length > 1) {
-        const names = found.map((f) => `${f.file} (${String(f.plugin.name)})`).join(", ")
-        return Effect.fail(
-          failed(`--config ${file}: several networks use routetable-ipam (${names}); pick one with --network`)
-        )
-      }
-      return Effect.succeed(found[0]!)
-    })
-  )
-
 /** The target of `--config` mode: the plugin's own decoder gives subnets, protocol, table, metric, device, dataDir. */
 const configTarget = (flags: Flags, file: string): Effect.Effect<ListTarget, CommandFailed> =>
   Effect.gen(function* () {
@@ -216,9 +154,7 @@ const configTarget = (flags: Flags, file: string): Effect.Effect<ListTarget, Com
     ] as const) {
       if (value !== undefined) return yield* usageError(`${flag} is taken from the config with --config`)
     }
-    const found = yield* readConfig(file, flags.network)
-    const settings = decodeNetworkConfig(found.plugin)
-    if (settings instanceof Error) return yield* failed(`${found.file}: ${settings.msg}`)
+    const settings = yield* readNetworkSettings(file, flags.network)
     const subnets = new Map<string, Cidr>()
     for (const pool of settings.network.pools) {
       for (const subnet of subnetsOf(pool)) subnets.set(formatCidr(subnet), subnet)

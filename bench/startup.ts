@@ -1,60 +1,73 @@
-// Start-up time of the plugin: median wall time of N runs of `node -e 0`, the bundle and the SEA answering VERSION.
-import { spawnSync } from "node:child_process"
+// `node bench/startup.ts [--no-before] [--add] [name=file ...]`: start-up table vs `node -e 0`, optionally ADD's fixed cost.
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
+import {
+  buildEagerForms,
+  builtForms,
+  floorSubject,
+  formatAddCostTable,
+  formatStartupTable,
+  installedCopy,
+  measureAddFixedCost,
+  measureStartup,
+  measureSubjects,
+  type StartupSubject,
+  seaFile
+} from "./startupTable.ts"
 
-const projectRoot = path.resolve(import.meta.dirname, "..")
 const runs = Number(process.env.RUNS ?? 20)
-const warmups = 2
+const waitMs = 250
+const args = process.argv.slice(2)
+// `name=file` pairs: those executables (each run from an installed copy) instead of dist/
+const forms = args
+  .filter((a) => a.includes("="))
+  .map((pair) => {
+    const [name = pair, file = ""] = pair.split("=", 2)
+    if (!fs.existsSync(file)) throw new Error(`${file} does not exist`)
+    return { name, file }
+  })
 
-interface Subject {
-  readonly name: string
-  readonly command: ReadonlyArray<string>
-}
-
-const defaultSubjects = (): ReadonlyArray<Subject> => [
-  { name: "node -e 0", command: [process.execPath, "-e", "0"] },
-  { name: "bundle VERSION", command: [path.join(projectRoot, "dist/routetable-ipam")] },
-  { name: "SEA VERSION", command: [path.join(projectRoot, "dist/routetable-ipam-linux-x64")] }
-]
-
-// `node bench/startup.ts [name=command ...]` measures those instead (command split on spaces)
-const subjects: ReadonlyArray<Subject> =
-  process.argv.length > 2
-    ? process.argv.slice(2).map((argument) => {
-        const [name = argument, command = argument] = argument.includes("=") ? argument.split("=", 2) : []
-        return { name, command: command.split(" ") }
-      })
-    : defaultSubjects()
-
-const env = {
-  ...process.env,
-  PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ""}`,
-  CNI_COMMAND: "VERSION"
-}
-
-const timeOnce = (command: ReadonlyArray<string>): number => {
-  const [file, ...args] = command
-  const started = process.hrtime.bigint()
-  const run = spawnSync(file ?? "", args, { env, stdio: ["ignore", "pipe", "pipe"] })
-  const millis = Number(process.hrtime.bigint() - started) / 1e6
-  if (run.status !== 0) throw new Error(`${command.join(" ")} exited ${run.status}: ${run.stderr}`)
-  return millis
-}
-
-const quantile = (sorted: ReadonlyArray<number>, q: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
-
-for (const subject of subjects) {
-  const file = subject.command[0] ?? ""
-  if (!fs.existsSync(file)) {
-    console.log(`${subject.name.padEnd(28)} skipped: ${file} does not exist`)
-    continue
+console.log(`node ${process.version}, ${runs} runs per row, ${new Date().toISOString()}`)
+if (forms.length === 0) {
+  console.log(formatStartupTable(await measureStartup(runs, { before: !args.includes("--no-before") })))
+} else {
+  const copies = forms.map((form) => ({ ...form, copy: installedCopy(form.file) }))
+  try {
+    const subjects: ReadonlyArray<StartupSubject> = [
+      floorSubject,
+      ...copies.map(({ name, copy }) => ({
+        name: `${name} VERSION`,
+        command: [copy.file],
+        env: { CNI_COMMAND: "VERSION" },
+        stdin: "not read"
+      })),
+      ...copies.map(({ name, copy }) => ({
+        name: `${name} CNI core start (ADD, env missing, rc 4)`,
+        command: [copy.file],
+        env: { CNI_COMMAND: "ADD" },
+        status: 4
+      }))
+    ]
+    console.log(formatStartupTable(measureSubjects(subjects, runs)))
+  } finally {
+    for (const { copy } of copies) copy.remove()
   }
-  for (let i = 0; i < warmups; i++) timeOnce(subject.command)
-  const times = Array.from({ length: runs }, () => timeOnce(subject.command)).sort((a, b) => a - b)
-  console.log(
-    `${subject.name.padEnd(28)} median ${quantile(times, 0.5).toFixed(1).padStart(6)} ms` +
-      `  min ${(times[0] ?? Number.NaN).toFixed(1).padStart(6)}  p90 ${quantile(times, 0.9).toFixed(1).padStart(6)}  (${runs} runs)`
-  )
+}
+if (args.includes("--add")) {
+  console.log("")
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rtipam-startup-"))
+  try {
+    const addForms =
+      forms.length > 0
+        ? forms
+        : await buildEagerForms(dir, fs.existsSync(seaFile)).then((before) => [
+            ...(before.bundle === undefined ? [] : [{ name: "bundle, before (eager)", file: before.bundle }]),
+            ...(before.sea === undefined ? [] : [{ name: "SEA, before (eager)", file: before.sea }]),
+            ...builtForms()
+          ])
+    console.log(formatAddCostTable(await measureAddFixedCost(runs, waitMs, addForms), waitMs))
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 }

@@ -4,8 +4,22 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as esbuild from "esbuild"
+import { programAsset, programCodeCacheAsset } from "../src/app/entry/seaAssets.ts"
 import { netlinkAddonAsset } from "../src/app/nativeAddon/seaNetlinkAddon.ts"
-import { argument, bundleOptions, netlinkAddonFile, projectRoot } from "./build.ts"
+import {
+  argument,
+  bundleOptions,
+  bundleProgram,
+  isMainEntry,
+  mainEntryFile,
+  makeCodeCache,
+  netlinkAddonFile,
+  projectRoot,
+  wrapProgram
+} from "./build.ts"
+
+/** The SEA's main when the program is an asset (answers VERSION, else runs the program). */
+export const seaMainFile = path.join(projectRoot, "src/app/entry/seaMain.ts")
 
 /** Marker postject flips so the Node binary knows it carries a SEA blob (fixed by Node). */
 const seaFuse = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2"
@@ -63,13 +77,20 @@ const postjectCommand = (): string => {
 }
 
 /**
- * Bundles `entry` as CommonJS (the SEA main), makes the blob with `useCodeCache: true` and the addon
- * as the asset `netlink.node`, injects it into a (stripped, when `strip` exists) copy of the Node 24
- * binary, and renames the result onto `outfile`. Returns its size in bytes.
+ * Builds the single executable. By default (`programAsAsset`) `entry` is bundled as CommonJS into
+ * the asset `program.js` with its V8 code cache as `program.cache` (made by the embedded Node
+ * binary, see makeCodeCache; empty unless `codeCache`, which defaults to true for src/app/main.ts),
+ * and the SEA main is src/app/entry/seaMain.ts; with `programAsAsset: false`, the bundle of
+ * `entry` is the main itself (the layout before the start-up work, kept for the benchmark).
+ * The blob has `useCodeCache: true` and the netlink addon as the asset `netlink.node`; it is
+ * injected into a (stripped, when `strip` exists) copy of the Node 24 binary, renamed onto
+ * `outfile`. Returns its size in bytes.
  */
 export const buildSea = async (options: {
   readonly entry: string
   readonly outfile: string
+  readonly programAsAsset?: boolean
+  readonly codeCache?: boolean
 }): Promise<number> => {
   const node = findNodeBinary()
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "routetable-ipam-sea-"))
@@ -77,16 +98,23 @@ export const buildSea = async (options: {
     const main = path.join(work, "main.cjs")
     const blob = path.join(work, "sea-prep.blob")
     const config = path.join(work, "sea-config.json")
-    await esbuild.build(bundleOptions({ entry: options.entry, outfile: main, addonSource: "sea" }))
+    const assets: Record<string, string> = { [netlinkAddonAsset]: netlinkAddonFile }
+    if (options.programAsAsset ?? true) {
+      const program = wrapProgram(await bundleProgram({ entry: options.entry, addonSource: "sea" }))
+      const programFile = path.join(work, programAsset)
+      const cacheFile = path.join(work, programCodeCacheAsset)
+      fs.writeFileSync(programFile, program)
+      const withCache = options.codeCache ?? isMainEntry(options.entry)
+      fs.writeFileSync(cacheFile, withCache ? makeCodeCache(program, node) : new Uint8Array(0))
+      assets[programAsset] = programFile
+      assets[programCodeCacheAsset] = cacheFile
+      await esbuild.build(bundleOptions({ entry: seaMainFile, outfile: main, addonSource: "sea" }))
+    } else {
+      await esbuild.build(bundleOptions({ entry: options.entry, outfile: main, addonSource: "sea" }))
+    }
     fs.writeFileSync(
       config,
-      JSON.stringify({
-        main,
-        output: blob,
-        disableExperimentalSEAWarning: true,
-        useCodeCache: true,
-        assets: { [netlinkAddonAsset]: netlinkAddonFile }
-      })
+      JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets })
     )
     execFileSync(node, ["--experimental-sea-config", config], { stdio: ["ignore", "pipe", "pipe"] })
 
@@ -112,7 +140,7 @@ export const buildSea = async (options: {
 
 if (import.meta.main) {
   const started = process.hrtime.bigint()
-  const entry = path.resolve(argument("entry", path.join(projectRoot, "src/app/main.ts")))
+  const entry = path.resolve(argument("entry", mainEntryFile))
   const outfile = path.resolve(argument("outfile", path.join(projectRoot, "dist/routetable-ipam-linux-x64")))
   const size = await buildSea({ entry, outfile })
   const millis = Number(process.hrtime.bigint() - started) / 1e6

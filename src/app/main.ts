@@ -1,35 +1,14 @@
 // The single executable: the CNI plugin when CNI_COMMAND is set, otherwise the operator commands.
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as NodeStdio from "@effect/platform-node/NodeStdio"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import { runOperator } from "./commands/index.ts"
-import { cniMain } from "./plugin/CniMain.ts"
-import { withFaultInjection } from "./plugin/FaultInjection.ts"
-import { layer as pluginAdapters } from "./plugin/PluginAdapters.ts"
+import { answerVersion } from "./entry/answerVersion.ts"
 
-// Effect's default logger and runMain's error report both write to STDOUT, which must carry only
-// the CNI JSON: logs go to stderr (or the configured file), the report is disabled.
-if (process.env.CNI_COMMAND !== undefined) {
-  // TEST ONLY (test/e2e/crash.test.ts): SIGKILL ourselves at one step of ADD; see FaultInjection.ts.
-  const faultPoint = process.env.RTIPAM_FAULT_INJECT
-  const adapters =
-    faultPoint === undefined || faultPoint === ""
-      ? pluginAdapters
-      : withFaultInjection(faultPoint, pluginAdapters)
-  NodeRuntime.runMain(
-    cniMain.pipe(
-      Effect.provide(Layer.mergeAll(NodeStdio.layer, adapters)),
-      Effect.provideService(Logger.LogToStderr, true)
-    ),
-    { disableErrorReporting: true }
-  )
+// Start-up time is paid on every ADD, CHECK and DEL, so this file loads almost nothing itself:
+// VERSION is answered here, and each mode's code is a dynamic import, which esbuild keeps inside
+// the one bundle as lazily initialised modules whose top-level code runs only when imported.
+const command = process.env.CNI_COMMAND
+if (command === "VERSION") {
+  answerVersion()
+} else if (command !== undefined) {
+  void import("./entry/cniEntry.ts").then((entry) => entry.runCni())
 } else {
-  NodeRuntime.runMain(
-    runOperator(process.argv.slice(2)).pipe(Effect.provideService(Logger.LogToStderr, true)),
-    {
-      disableErrorReporting: true
-    }
-  )
+  void import("./entry/operatorEntry.ts").then((entry) => entry.runOperatorCommand(process.argv.slice(2)))
 }

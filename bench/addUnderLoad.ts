@@ -132,19 +132,4 @@ export const measureScenario = async (
   }
 }
 
-/** VERSION cold start: no namespace needed (it touches no table). */
-export const measureVersion = async (runs: number): Promise<ReadonlyArray<Sample>> => {
-  const ns = await Netns.create()
-  try {
-    const samples: Array<Sample> = []
-    for (let i = 0; i < runs + 1; i++) {
-      const sample = await runPlugin(ns, { CNI_COMMAND: "VERSION" }, "")
-      if (i > 0) samples.push(sample)
-    }
-    return samples
-  } finally {
-    await ns.close()
-  }
-}
-
 export { median }

@@ -1,5 +1,11 @@
 // `npm run bench`: ADD under a nearly full table and VERSION cold start, printed as tables with ratios.
-import { median, measureScenario, measureVersion, type ScenarioResult, scenarios } from "./addUnderLoad.ts"
+import { median, measureScenario, type ScenarioResult, scenarios } from "./addUnderLoad.ts"
+import {
+  formatAddCostTable,
+  formatStartupTable,
+  measureAddFixedCost,
+  measureStartup
+} from "./startupTable.ts"
 
 const runs = Number(process.env.RUNS ?? 10)
 const waitMs = 250
@@ -28,17 +34,19 @@ const main = async () => {
       `| ${r.scenario.name} | ${r.routes} | ${ms(m)} | ${ms(Math.min(...walls))} | ${ms(Math.max(...walls))} | ${(m / base).toFixed(2)} | ${mb(Math.max(...r.samples.map((s) => s.rssKb)))} |`
     )
   }
-  console.log(`\nADD fixed cost (empty-table median minus W): ${(base - waitMs).toFixed(0)} ms`)
-  process.stderr.write("measuring: VERSION ...\n")
-  const version = await measureVersion(runs)
-  const vw = version.map((s) => s.wallMs)
-  console.log("\nVERSION cold start")
-  console.log("| command | median ms | min | max | peak RSS MB |")
-  console.log("| --- | ---: | ---: | ---: | ---: |")
+  console.log(`\nADD fixed cost of the bundle (empty-table median minus W): ${(base - waitMs).toFixed(0)} ms`)
+  process.stderr.write("measuring: start-up (floor, VERSION, CNI core) ...\n")
+  const startupRuns = Math.max(runs, 20)
   console.log(
-    `| CNI_COMMAND=VERSION | ${ms(median(vw))} | ${ms(Math.min(...vw))} | ${ms(Math.max(...vw))} | ${mb(Math.max(...version.map((s) => s.rssKb)))} |`
+    '\nStart-up: `node -e 0` is the floor; "before (eager)" rebuilds the old entry (static imports) for comparison'
   )
-  console.log("\nTargets (issue 2): every ADD ratio <= 1.3; VERSION median <= 150 ms on a 2-core machine.")
+  console.log(formatStartupTable(await measureStartup(startupRuns)))
+  process.stderr.write("measuring: ADD fixed cost of each shipped form ...\n")
+  console.log("\nADD fixed cost per shipped form (empty /16, private namespace)")
+  console.log(formatAddCostTable(await measureAddFixedCost(runs, waitMs), waitMs))
+  console.log(
+    "\nTargets: every ADD ratio <= 1.3 and VERSION median <= 150 ms (issue 2); VERSION <= 1.5x the floor (issue 5)."
+  )
 }
 
 main().catch((error) => {

@@ -7,6 +7,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as FileAttachments from "../../adapters/FileAttachments.ts"
+import { netlinkRouteTable } from "../plugin/PluginAdapters.ts"
 import type { NetworkSettings } from "../../adapters/cni/CniRequest.ts"
 import { collectGarbage, type Owner } from "../../domain/Attach.ts"
 import { type Attachment, Attachments } from "../../domain/Attachments.ts"
@@ -333,21 +334,7 @@ const servicesFor = (
   settings: NetworkSettings
 ): Layer.Layer<RouteTable | Attachments, CommandFailed | RouteTableError> => {
   const { adapters } = settings
-  const netlink = Layer.unwrap(
-    Effect.tryPromise({
-      try: () => import("../../adapters/NetlinkRouteTable.ts"),
-      catch: (cause) => failed(`cannot load the netlink adapter: ${String(cause)}`)
-    }).pipe(
-      Effect.map((module) =>
-        module.layer({
-          protocol: adapters.protocol,
-          table: adapters.table,
-          metric: adapters.metric,
-          ...(adapters.device === undefined ? {} : { device: adapters.device })
-        })
-      )
-    )
-  )
+  const netlink = netlinkRouteTable(adapters)
   return Layer.mergeAll(netlink, FileAttachments.layer(adapters.dataDir))
 }
 

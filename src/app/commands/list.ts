@@ -5,6 +5,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as FileAttachments from "../../adapters/FileAttachments.ts"
+import { netlinkRouteTable } from "../plugin/PluginAdapters.ts"
 import { knobDefaults, parseRouteProtocol, parseTable } from "../../adapters/cni/IpamKnobs.ts"
 import type { Attachment } from "../../domain/Attachments.ts"
 import { type Cidr, formatCidr, parseCidr } from "../../domain/Ip.ts"
@@ -222,22 +223,11 @@ const readDeviceNames: Effect.Effect<DeviceNames> = Effect.promise(async () => {
 /** Read the table (one dump per subnet) and the records, then print. */
 const list = (target: ListTarget, json: boolean): Effect.Effect<void, CommandFailed> =>
   Effect.gen(function* () {
-    const netlink = yield* Effect.tryPromise({
-      try: () => import("../../adapters/NetlinkRouteTable.ts"),
-      catch: (cause) => failed(`cannot load the netlink adapter: ${String(cause)}`)
-    })
     const routes = yield* Effect.gen(function* () {
       const table = yield* RouteTable
       return (yield* Effect.forEach(target.subnets, (subnet) => table.hostRoutesIn(subnet))).flat()
     }).pipe(
-      Effect.provide(
-        netlink.layer({
-          protocol: target.protocol,
-          table: target.table,
-          metric: target.metric,
-          ...(target.device === undefined ? {} : { device: target.device })
-        })
-      ),
+      Effect.provide(netlinkRouteTable(target)),
       Effect.mapError((e) => failed(`routing table: ${e.operation} failed: ${e.message}`))
     )
     const records = yield* readRecords(target)

@@ -54,31 +54,37 @@ const fabricHealthLayer = (settings: FabricHealthSettings): Layer.Layer<FabricHe
   )
 }
 
+/** Which of our routes a table holds: the per-network settings of the netlink adapter. */
+export type RouteTableSettings = Pick<AdapterSettings, "protocol" | "table" | "metric" | "device">
+
 /**
- * Production: the kernel's routing table over rtnetlink (the module and its native addon are
- * imported only here, on first use) and attachment records under `<dataDir>/<network>/`.
+ * The kernel's routing table over rtnetlink. The module and its native addon are imported only
+ * when the layer is built, so VERSION and invalid requests never load them.
  */
+export const netlinkRouteTable = (settings: RouteTableSettings): Layer.Layer<RouteTable, RouteTableError> =>
+  Layer.unwrap(
+    Effect.tryPromise({
+      try: () => import("../../adapters/NetlinkRouteTable.ts"),
+      catch: (cause) => new RouteTableError({ operation: "load the netlink adapter", message: String(cause) })
+    }).pipe(
+      Effect.map((netlink) =>
+        netlink.layer({
+          protocol: settings.protocol,
+          table: settings.table,
+          metric: settings.metric,
+          ...(settings.device === undefined ? {} : { device: settings.device })
+        })
+      )
+    )
+  )
+
+/** Production: the kernel's routing table and attachment records under `<dataDir>/<network>/`. */
 export const layer: Layer.Layer<PluginAdapters> = Layer.succeed(
   PluginAdapters,
   PluginAdapters.of({
     layerFor: (settings) =>
       Layer.mergeAll(
-        Layer.unwrap(
-          Effect.tryPromise({
-            try: () => import("../../adapters/NetlinkRouteTable.ts"),
-            catch: (cause) =>
-              new RouteTableError({ operation: "load the netlink adapter", message: String(cause) })
-          }).pipe(
-            Effect.map((netlink) =>
-              netlink.layer({
-                protocol: settings.protocol,
-                table: settings.table,
-                metric: settings.metric,
-                ...(settings.device === undefined ? {} : { device: settings.device })
-              })
-            )
-          )
-        ),
+        netlinkRouteTable(settings),
         FileAttachments.layer(settings.dataDir),
         fabricHealthLayer(settings.fabricHealth)
       )

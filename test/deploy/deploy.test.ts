@@ -17,7 +17,7 @@ import { addressesOn, hasBridgePlugin, makeIpamBinDir, runBridge } from "../e2e/
 import { assertOurRoutes } from "../e2e/support/KernelRoutes.ts"
 import { Netns } from "../support/Netns.ts"
 import { canUnshareNet, hasCommand, isRoot, privileged } from "../support/Privileges.ts"
-import { findYamlParser } from "./YamlDocuments.ts"
+import { parseYamlDocuments } from "./YamlDocuments.ts"
 
 const projectRoot = path.resolve(import.meta.dirname, "../..")
 const deployDir = path.join(projectRoot, "deploy")
@@ -77,10 +77,6 @@ const decodeAdd = (conf: Json): CniRequest<"ADD"> | CniError => {
   return request as CniRequest<"ADD">
 }
 
-const yaml = await findYamlParser()
-if ("missing" in yaml) console.warn(`skipping the YAML checks of deploy/: ${yaml.missing}`)
-const withYaml = "missing" in yaml ? describe.skip : describe
-
 describe("deploy/ files parse", () => {
   it("every JSON file (.json, .conflist) is valid JSON", () => {
     const files = filesUnder(deployDir, /\.(json|conflist)$/)
@@ -88,13 +84,12 @@ describe("deploy/ files parse", () => {
     for (const file of files) assert.doesNotThrow(() => readJson(file), file)
   })
 
-  withYaml(`every YAML file (${"missing" in yaml ? "no parser" : yaml.source})`, () => {
+  describe("every YAML file", () => {
     it("parses, and every document has apiVersion, kind, metadata.name", () => {
-      if ("missing" in yaml) return
       const files = filesUnder(deployDir, /\.ya?ml$/)
       assert.isAtLeast(files.length, 1)
       for (const file of files) {
-        for (const document of yaml.parse(fs.readFileSync(file, "utf8"))) {
+        for (const document of parseYamlDocuments(fs.readFileSync(file, "utf8"))) {
           const doc = object(document, file)
           assert.isString(doc.apiVersion, file)
           assert.isString(doc.kind, file)
@@ -104,8 +99,7 @@ describe("deploy/ files parse", () => {
     })
 
     it("the parser rejects broken YAML (so the check above can fail)", () => {
-      if ("missing" in yaml) return
-      assert.throws(() => yaml.parse("a: [1, 2\nb: {"))
+      assert.throws(() => parseYamlDocuments("a: [1, 2\nb: {"))
     })
   })
 })
@@ -157,11 +151,10 @@ describe("deploy/cni conflists, decoded by the plugin's own config decoder", () 
   })
 })
 
-withYaml("deploy/kubernetes/daemonset.yaml", () => {
-  const documents =
-    "missing" in yaml
-      ? []
-      : yaml.parse(fs.readFileSync(path.join(deployDir, "kubernetes/daemonset.yaml"), "utf8"))
+describe("deploy/kubernetes/daemonset.yaml", () => {
+  const documents = parseYamlDocuments(
+    fs.readFileSync(path.join(deployDir, "kubernetes/daemonset.yaml"), "utf8")
+  )
   const byKind = (kind: string): Json =>
     object(
       documents.find((d) => object(d, "document").kind === kind),

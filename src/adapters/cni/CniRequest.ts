@@ -1,53 +1,15 @@
 // One invocation decoded: env + stdin (or the original plugin's CNI_ARGS) -> a typed request per verb.
 import * as Option from "effect/Option"
-import * as Result from "effect/Result"
-import * as Schema from "effect/Schema"
 import type { Owner } from "../../domain/Attach.ts"
-import { defaultClaimPolicy } from "../../domain/ClaimPolicy.ts"
 import { checkNetworkName } from "../../domain/ContainerId.ts"
-import { contains, formatCidr, type Ip, parseAddressWithPrefix, parseIp } from "../../domain/Ip.ts"
-import type { Network } from "../../domain/Network.ts"
-import { InvalidPool, makePool, type Pool, subnetsOf } from "../../domain/Pool.ts"
+import { contains, type Ip, parseAddressWithPrefix, parseIp } from "../../domain/Ip.ts"
+import { subnetsOf } from "../../domain/Pool.ts"
 import { type CniArgs, parseCniArgs } from "./CniArgs.ts"
 import type { CniEnv } from "./CniEnv.ts"
 import { CniCode, type CniError, cniError } from "./CniError.ts"
 import { type CniVersion, isAtLeast, isSupportedVersion, supportedVersions } from "./CniVersion.ts"
-import {
-  type FabricHealthSettings,
-  type IpamKnobs,
-  type LogSettings,
-  type OnUnhealthy,
-  parseKnobs
-} from "./IpamKnobs.ts"
-import { type DnsEntry, type IpamConf, NetConf, type RouteEntry } from "./NetConf.ts"
-import { invalidPoolError, isCidr, originalExclusions, poolsOf, rangeSources } from "./NetworkPools.ts"
-import { describeSchemaError } from "./SchemaIssues.ts"
-
-/** What the route table and attachment store of one network are configured with. */
-export interface AdapterSettings {
-  /** Network name: attachment records live in `<dataDir>/<network>/`. */
-  readonly network: string
-  readonly dataDir: string
-  /** Route protocol number of our claims. */
-  readonly protocol: number
-  readonly table: number
-  /** Interface (name or index) our host routes point at; undefined: the adapter's default. */
-  readonly device: string | number | undefined
-  readonly metric: number
-  /** Which routing daemon to ask whether claims propagate. */
-  readonly fabricHealth: FabricHealthSettings
-}
-
-/** Everything the verbs need about the network. */
-export interface NetworkSettings {
-  readonly network: Network
-  readonly adapters: AdapterSettings
-  readonly routes: ReadonlyArray<RouteEntry>
-  readonly dns: DnsEntry | undefined
-  readonly log: LogSettings
-  /** What ADD and STATUS do when the fabric is unhealthy. */
-  readonly onUnhealthy: OnUnhealthy
-}
+import type { NetConf } from "./NetConf.ts"
+import { decodeConf, type NetworkSettings, settingsOf } from "./NetworkSettings.ts"
 
 /** A decoded invocation. `cniVersion` is the version of the reply. */
 export type PluginRequest =
@@ -179,143 +141,6 @@ const requestedOf = (conf: NetConf | undefined, args: CniArgs): ReadonlyArray<Ip
     return parseAddresses("CNI_ARGS IP", args.ip.split(","), CniCode.invalidEnvironment)
   }
   return []
-}
-
-const checkRoutes = (routes: ReadonlyArray<RouteEntry>): CniError | undefined => {
-  for (const [i, route] of routes.entries()) {
-    if (!isCidr(route.dst))
-      return invalidConfig(`ipam.routes[${i}].dst: ${JSON.stringify(route.dst)} is not a CIDR`)
-    if (route.gw !== undefined && Option.isNone(parseIp(route.gw))) {
-      return invalidConfig(`ipam.routes[${i}].gw: ${JSON.stringify(route.gw)} is not an IP address`)
-    }
-  }
-  return undefined
-}
-
-/** The original plugin's interface: one pool from CNI_ARGS CIDR, and the requested address when host bits are set. */
-interface LegacyPools {
-  readonly pools: ReadonlyArray<Pool>
-  readonly address: Ip | undefined
-  readonly subnetName: string
-}
-
-const legacyPools = (args: CniArgs, ipam: IpamConf | undefined): LegacyPools | CniError => {
-  if (args.cidr === undefined) {
-    return invalidConfig(
-      "CNI_ARGS: CIDR=<cidr> is required when the network config has no ipam ranges (ipam.ranges or ipam.subnet)"
-    )
-  }
-  const parsed = parseAddressWithPrefix(args.cidr)
-  if (Option.isNone(parsed)) {
-    return cniError(
-      CniCode.invalidEnvironment,
-      `CNI_ARGS: CIDR=${args.cidr} is not a CIDR such as 100.64.0.0/24`
-    )
-  }
-  const { address, cidr } = parsed.value
-  const subnet = formatCidr(cidr)
-  const exact = address.value !== cidr.network
-  // an exact request is taken as is (the original applied its exclusions only to its search)
-  const exclusions = exact
-    ? {}
-    : originalExclusions(
-        args.excludeFirst ?? ipam?.excludeFirst,
-        args.excludeLast ?? ipam?.excludeLast,
-        ipam?.exclude
-      )
-  const pool = makePool("CNI_ARGS CIDR", [{ subnet }], exclusions)
-  if (pool instanceof InvalidPool) return invalidPoolError(pool)
-  return {
-    pools: [pool],
-    address: exact ? address : undefined,
-    subnetName: `cidr-${subnet.replaceAll(":", "-").replace("/", "_")}`
-  }
-}
-
-const decodeConf = (json: unknown): NetConf | CniError => {
-  const decoded = Schema.decodeUnknownResult(NetConf)(json, { errors: "all" })
-  return Result.isSuccess(decoded)
-    ? decoded.success
-    : decodeFailure(describeSchemaError(decoded.failure, json))
-}
-
-/** The network's settings from its config (or the original plugin's CNI_ARGS), and the legacy CIDR address. */
-const settingsOf = (
-  conf: NetConf | undefined,
-  args: CniArgs
-): { readonly settings: NetworkSettings; readonly legacyAddress: Ip | undefined } | CniError => {
-  const ipam = conf?.ipam
-  const knobs: IpamKnobs | CniError = parseKnobs(ipam ?? {})
-  if (knobs instanceof Error) return knobs
-  const routes = ipam?.routes ?? []
-  const badRoute = checkRoutes(routes)
-  if (badRoute !== undefined) return badRoute
-
-  const sources = rangeSources(ipam, conf?.runtimeConfig?.ipRanges)
-  let pools: ReadonlyArray<Pool>
-  let legacyAddress: Ip | undefined
-  let name = conf?.name
-  let device = knobs.device
-  if (sources !== undefined) {
-    const built = poolsOf(
-      sources,
-      originalExclusions(ipam?.excludeFirst, ipam?.excludeLast, ipam?.exclude),
-      ipam
-    )
-    if (built instanceof Error) return built
-    pools = built
-  } else {
-    const legacy = legacyPools(args, ipam)
-    if (legacy instanceof Error) return legacy
-    pools = legacy.pools
-    legacyAddress = legacy.address
-    name ??= legacy.subnetName
-    if (device === undefined && args.linkIndex !== undefined && args.linkIndex > 0) device = args.linkIndex
-  }
-  const networkName = name ?? "routetable-ipam"
-  const settings: NetworkSettings = {
-    network: {
-      name: networkName,
-      pools,
-      policy: {
-        ...defaultClaimPolicy,
-        propagationTimeout: knobs.propagationTimeout,
-        maxAttempts: knobs.maxAttempts,
-        tieBreak: knobs.tieBreak
-      }
-    },
-    adapters: {
-      network: networkName,
-      dataDir: knobs.dataDir,
-      protocol: knobs.routeProtocol,
-      table: knobs.table,
-      device,
-      metric: knobs.metric,
-      fabricHealth: knobs.fabricHealth
-    },
-    routes,
-    dns: ipam?.dns,
-    log: knobs.log,
-    onUnhealthy: knobs.onUnhealthy
-  }
-  return { settings, legacyAddress }
-}
-
-/**
- * The settings of one network from its config object (as the plugin gets it on stdin, e.g. one
- * plugin of a .conflist with the list's cniVersion and name), for operator commands. The same
- * checks and messages as the plugin's; a config without ranges is refused (no CNI_ARGS here).
- */
-export const decodeNetworkConfig = (json: unknown): NetworkSettings | CniError => {
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return decodeFailure("the network config must be a JSON object")
-  }
-  const conf = decodeConf(json)
-  if (conf instanceof Error) return conf
-  const badName = checkNetworkName(conf.name)
-  if (badName !== undefined) return invalidConfig(`name: ${badName.message}`)
-  const built = settingsOf(conf, {})
-  return built instanceof Error ? built : built.settings
 }
 
 /**

@@ -2,7 +2,7 @@
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
-import { decodeNetworkConfig, type NetworkSettings } from "../../adapters/cni/CniRequest.ts"
+import { decodeNetworkConfig, type NetworkSettings } from "../../adapters/cni/NetworkSettings.ts"
 import { CommandFailed } from "../OperatorCommand.ts"
 
 /** One plugin config that uses us, and the file it came from. */

@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as MemoryAttachments from "../../../src/adapters/MemoryAttachments.ts"
 import * as MemoryRouteTable from "../../../src/adapters/MemoryRouteTable.ts"
-import { decodeNetworkConfig } from "../../../src/adapters/cni/CniRequest.ts"
+import { decodeNetworkConfig } from "../../../src/adapters/cni/NetworkSettings.ts"
 import {
   command,
   decideKeep,

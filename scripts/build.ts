@@ -182,16 +182,8 @@ export const buildBundle = async (options: {
   const programCodeCache =
     (options.codeCache ?? isMainEntry(options.entry)) ? makeCodeCache(programSource).toString("base64") : ""
   await esbuild.build({
-    entryPoints: [bundleMainFile],
-    outfile: options.outfile,
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node24",
-    minify: true,
-    legalComments: "none",
-    logLevel: "warning",
-    banner: { js: moduleNeutralBanner },
+    ...bundleOptions({ entry: bundleMainFile, outfile: options.outfile, addonSource: "embedded" }),
+    // the outer layer never touches netlink: only the program's text and its cache are inlined
     plugins: [
       stringModulesPlugin({ "program-source": programSource, "program-code-cache": programCodeCache })
     ]

@@ -1,8 +1,8 @@
 // The plain bundle's outer layer: answers VERSION, else runs the program it carries as text, with its V8 code cache.
-import * as vm from "node:vm"
 import programCodeCache from "routetable-ipam:program-code-cache"
 import programSource from "routetable-ipam:program-source"
 import { answerVersion } from "./answerVersion.ts"
+import { runProgram } from "./runProgram.ts"
 
 // Why the program is a string: Node compiles a script file as a whole before running it, and even
 // functions that never run cost a pre-parse (about 20 ms for the ~700 KiB program on a 2-core
@@ -14,17 +14,11 @@ import { answerVersion } from "./answerVersion.ts"
 if (process.env.CNI_COMMAND === "VERSION") {
   answerVersion()
 } else {
-  const script = new vm.Script(programSource, {
-    filename: __filename,
-    ...(programCodeCache === "" ? {} : { cachedData: Buffer.from(programCodeCache, "base64") })
-  })
-  const run = script.runInThisContext() as (
-    exports: unknown,
-    require: NodeJS.Require,
-    module: NodeJS.Module,
-    filename: string,
-    dirname: string
-  ) => void
   // the CommonJS wrapper's variables (scripts/build.ts's banner supplies them when Node runs this file as ESM)
-  run.call(module.exports, module.exports, require, module, __filename, __dirname)
+  runProgram(programSource, programCodeCache === "" ? undefined : Buffer.from(programCodeCache, "base64"), {
+    require,
+    module,
+    filename: __filename,
+    dirname: __dirname
+  })
 }

@@ -1,7 +1,7 @@
 // The single executable's main: answers VERSION, else runs the program asset with its V8 code cache.
 import * as sea from "node:sea"
-import * as vm from "node:vm"
 import { answerVersion } from "./answerVersion.ts"
+import { runProgram } from "./runProgram.ts"
 import { programAsset, programCodeCacheAsset } from "./seaAssets.ts"
 
 // As in bundleMain.ts: VERSION never compiles the ~700 KiB program, and the other verbs compile it
@@ -11,18 +11,11 @@ import { programAsset, programCodeCacheAsset } from "./seaAssets.ts"
 if (process.env.CNI_COMMAND === "VERSION") {
   answerVersion()
 } else {
-  const cache = Buffer.from(sea.getRawAsset(programCodeCacheAsset))
-  const script = new vm.Script(sea.getAsset(programAsset, "utf8"), {
-    filename: __filename,
-    ...(cache.length === 0 ? {} : { cachedData: cache })
-  })
-  const run = script.runInThisContext() as (
-    exports: unknown,
-    require: NodeJS.Require,
-    module: NodeJS.Module,
-    filename: string,
-    dirname: string
-  ) => void
   // the SEA main's require loads built-in modules only: all the program needs (the rest is bundled)
-  run.call(module.exports, module.exports, require, module, __filename, __dirname)
+  runProgram(sea.getAsset(programAsset, "utf8"), Buffer.from(sea.getRawAsset(programCodeCacheAsset)), {
+    require,
+    module,
+    filename: __filename,
+    dirname: __dirname
+  })
 }

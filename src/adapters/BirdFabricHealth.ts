@@ -28,7 +28,9 @@ export const reportOf = (count: SessionCount, required: number): FabricReport =>
     healthy: count.established >= required,
     established: count.established,
     required,
-    detail: `${count.established} of ${count.total} BGP sessions established (need ${required})${missing}`
+    detail: `${count.established} of ${count.total} BGP sessions established (need ${required})${missing}`,
+    // TODO(partition verdict): derive from each session's state and since-time
+    epoch: "unknown"
   }
 }
 

@@ -8,7 +8,8 @@ export const report: FabricReport = {
   healthy: true,
   established: 0,
   required: 0,
-  detail: "fabric health not checked"
+  detail: "fabric health not checked",
+  epoch: "unchecked"
 }
 
 /** FabricHealth that asks nobody and always reports healthy. */

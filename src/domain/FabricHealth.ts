@@ -11,6 +11,13 @@ export interface FabricReport {
   readonly required: number
   /** One line for operators: "2 of 3 BGP sessions established (need 2)". */
   readonly detail: string
+  /**
+   * Changes whenever any session counted here went down, came up or restarted. Two reports with
+   * the same epoch, both healthy, mean the fabric stayed whole between them (DESIGN.md
+   * "Partitions during the wait"). An adapter that cannot tell gives a constant, and then a
+   * partition during the wait cannot be detected.
+   */
+  readonly epoch: string
 }
 
 /** The daemon could not be asked (socket missing, refused, unparsable answer). */

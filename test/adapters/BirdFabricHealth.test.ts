@@ -82,7 +82,8 @@ describe("NoFabricHealth", () => {
         healthy: true,
         established: 0,
         required: 0,
-        detail: "fabric health not checked"
+        detail: "fabric health not checked",
+        epoch: "unchecked"
       })
     })
   )
@@ -97,7 +98,8 @@ describe("BirdFabricHealth (scripted socket)", () => {
         healthy: true,
         established: 1,
         required: 1,
-        detail: "1 of 1 BGP sessions established (need 1)"
+        detail: "1 of 1 BGP sessions established (need 1)",
+        epoch: "unknown"
       })
       assert.deepStrictEqual(bird.commands, ["show protocols"])
     })
@@ -111,14 +113,16 @@ describe("BirdFabricHealth (scripted socket)", () => {
         healthy: false,
         established: 1,
         required: 2,
-        detail: "1 of 1 BGP sessions established (need 2)"
+        detail: "1 of 1 BGP sessions established (need 2)",
+        epoch: "unknown"
       })
       const other = yield* check({ socket: bird.path, protocols: ["peer2", "kernel4"] })
       assert.deepStrictEqual(other, {
         healthy: false,
         established: 0,
         required: 1,
-        detail: "0 of 0 BGP sessions established (need 1); no BGP protocol named peer2, kernel4"
+        detail: "0 of 0 BGP sessions established (need 1); no BGP protocol named peer2, kernel4",
+        epoch: "unknown"
       })
       const zero = yield* check({ socket: bird.path, protocols: ["peer2"], minEstablished: 0 })
       assert.isTrue(zero.healthy)
@@ -133,7 +137,8 @@ describe("BirdFabricHealth (scripted socket)", () => {
         healthy: false,
         established: 0,
         required: 1,
-        detail: "0 of 1 BGP sessions established (need 1)"
+        detail: "0 of 1 BGP sessions established (need 1)",
+        epoch: "unknown"
       })
     })
   )
@@ -228,19 +233,22 @@ privileged("needs root, `ip netns`, `bird` and `birdc` (a BIRD lab)", labReady)(
               healthy: true,
               established: 1,
               required: 1,
-              detail: "1 of 1 BGP sessions established (need 1)"
+              detail: "1 of 1 BGP sessions established (need 1)",
+              epoch: "unknown"
             })
             assert.deepStrictEqual(yield* check({ socket, protocols: ["peer1"] }), {
               healthy: true,
               established: 1,
               required: 1,
-              detail: "1 of 1 BGP sessions established (need 1)"
+              detail: "1 of 1 BGP sessions established (need 1)",
+              epoch: "unknown"
             })
             assert.deepStrictEqual(yield* check({ socket, minEstablished: 2 }), {
               healthy: false,
               established: 1,
               required: 2,
-              detail: "1 of 1 BGP sessions established (need 2)"
+              detail: "1 of 1 BGP sessions established (need 2)",
+              epoch: "unknown"
             })
           })
         ),
@@ -260,7 +268,8 @@ privileged("needs root, `ip netns`, `bird` and `birdc` (a BIRD lab)", labReady)(
               healthy: false,
               established: 0,
               required: 1,
-              detail: "0 of 1 BGP sessions established (need 1)"
+              detail: "0 of 1 BGP sessions established (need 1)",
+              epoch: "unknown"
             })
             // the stopped daemon's own socket is gone
             const stopped = yield* checkError({ socket: lab.nodes[1]?.birdSocket ?? "" })

@@ -12,7 +12,8 @@ const down: FabricReport = {
   healthy: false,
   established: 0,
   required: 1,
-  detail: "0 of 2 BGP sessions established (need 1)"
+  detail: "0 of 2 BGP sessions established (need 1)",
+  epoch: "e1"
 }
 const bird = { type: "bird", socket: "/run/bird/bird.ctl" }
 

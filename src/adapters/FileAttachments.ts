@@ -10,7 +10,8 @@ import {
   type AttachmentKey,
   Attachments,
   AttachmentsError,
-  byContainerThenIfname
+  byContainerThenIfname,
+  type QuarantinedRecord
 } from "../domain/Attachments.ts"
 import { checkAttachmentKey, checkNetworkName, type InvalidIdentifier } from "../domain/ContainerId.ts"
 import { formatIp, type Ip, parseIp } from "../domain/Ip.ts"
@@ -28,6 +29,12 @@ export const fileNameOf = (key: Pick<AttachmentKey, "containerId" | "ifname">): 
   `${key.containerId}@${key.ifname}.json`
 
 const isRecordName = (name: string): boolean => !name.startsWith(".") && name.endsWith(".json")
+
+/** A corrupt record moved aside: `.corrupt.<record file name>.<ms>`, never read as a record again. */
+const quarantinePrefix = ".corrupt."
+
+/** The record file name a quarantined file came from. */
+const quarantinedFrom = (name: string): string => name.slice(quarantinePrefix.length).replace(/\.\d+$/, "")
 
 const codeOf = (cause: unknown): string | undefined =>
   typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
@@ -82,7 +89,9 @@ export const encodeRecord = (attachment: Attachment): string =>
       ifname: attachment.ifname,
       network: attachment.network,
       addresses: attachment.addresses.map(formatIp),
-      pending: attachment.pending.map(formatIp)
+      pending: attachment.pending.map(formatIp),
+      ...(attachment.boot === undefined ? {} : { boot: attachment.boot }),
+      ...(attachment.writtenAt === undefined ? {} : { writtenAt: attachment.writtenAt })
     },
     null,
     2
@@ -105,13 +114,27 @@ export const decodeRecord = (text: string): Attachment | string => {
   if (typeof addresses === "string") return `addresses: ${addresses}`
   const pending = decodeIps(fields.pending)
   if (typeof pending === "string") return `pending: ${pending}`
+  if (fields.boot !== undefined && typeof fields.boot !== "string") return "boot is not a string"
+  if (fields.writtenAt !== undefined && !Number.isFinite(fields.writtenAt)) return "writtenAt is not a number"
   return {
     containerId: fields.containerId as string,
     ifname: fields.ifname as string,
     network: fields.network as string,
     addresses,
-    pending
+    pending,
+    ...(fields.boot === undefined ? {} : { boot: fields.boot as string }),
+    ...(fields.writtenAt === undefined ? {} : { writtenAt: fields.writtenAt as number })
   }
+}
+
+/** Every address that can still be read in a corrupt record's text (quoted IP literals). */
+export const salvageAddresses = (text: string): ReadonlyArray<Ip> => {
+  const found: Array<Ip> = []
+  for (const match of text.matchAll(/"([0-9A-Fa-f.:]{2,45})"/g)) {
+    const parsed = parseIp(match[1] ?? "")
+    if (Option.isSome(parsed)) found.push(parsed.value)
+  }
+  return found
 }
 
 const decodeIps = (value: unknown): ReadonlyArray<Ip> | string => {
@@ -177,7 +200,9 @@ const readIfPresent = async (path: string): Promise<string | undefined> => {
  * Gotchas:
  * - Keys are validated (ContainerId.ts) before any path is built; an invalid key fails with
  *   AttachmentsError whose message starts with the field ("ifname: ...").
- * - `get` fails on a corrupt record; `list` skips it with a warning in the log.
+ * - a corrupt record is moved aside to `.corrupt.<name>.<ms>` by `get` or `list` (with a warning);
+ *   `quarantined` reports it with the addresses still readable in it.
+ * - records are stamped with the boot id (`boot`): after a reboot they are stale.
  */
 export const make = (dataDir: string): Attachments["Service"] =>
   Attachments.of({
@@ -192,9 +217,7 @@ export const make = (dataDir: string): Attachments["Service"] =>
               typeof record === "string" ? record : misfiled(record, key.network, fileNameOf(key))
             return problem === undefined
               ? Effect.succeed(record as Attachment)
-              : Effect.fail(
-                  new AttachmentsError({ operation: "get", message: `${path}: corrupt record: ${problem}` })
-                )
+              : Effect.as(quarantine(path, problem), undefined)
           }
         )
       ),
@@ -238,10 +261,7 @@ export const make = (dataDir: string): Attachments["Service"] =>
                     const record = decodeRecord(text)
                     const problem = typeof record === "string" ? record : misfiled(record, network, name)
                     if (problem === undefined) return Effect.succeed(record as Attachment)
-                    return Effect.as(
-                      Effect.logWarning(`skipping corrupt attachment record ${path}: ${problem}`),
-                      undefined
-                    )
+                    return Effect.as(quarantine(path, problem), undefined)
                   })
                 )
               },
@@ -250,8 +270,77 @@ export const make = (dataDir: string): Attachments["Service"] =>
           ),
           Effect.map((records) => records.filter((r) => r !== undefined).sort(byContainerThenIfname))
         )
-      )
+      ),
+    quarantined: (network) =>
+      Effect.flatMap(networkDir(dataDir, "quarantined", network), (dir) =>
+        Effect.tryPromise({
+          try: async () => {
+            let names: Array<string>
+            try {
+              names = await Fs.readdir(dir)
+            } catch (cause) {
+              if (codeOf(cause) === "ENOENT") return []
+              throw cause
+            }
+            const found: Array<QuarantinedRecord> = []
+            for (const name of names.filter((n) => n.startsWith(quarantinePrefix))) {
+              const text = await readIfPresent(Path.join(dir, name))
+              if (text === undefined) continue
+              const decoded = decodeRecord(text)
+              const reason =
+                typeof decoded === "string"
+                  ? decoded
+                  : (misfiled(decoded, network, quarantinedFrom(name)) ?? "")
+              found.push({ network, name, reason, addresses: salvageAddresses(text) })
+            }
+            return found
+          },
+          catch: ioError("quarantined", dir)
+        })
+      ),
+    boot: currentBoot
   })
+
+/** Where Linux tells this boot apart from every other one. */
+const bootIdFile = "/proc/sys/kernel/random/boot_id"
+
+let bootId: string | undefined
+
+/**
+ * This boot's id (read once per process). Unreadable: a constant, so records never turn stale
+ * (as before boots were stamped), and a warning says reboots then rely on dataDir being on tmpfs.
+ */
+const currentBoot: Effect.Effect<string> = Effect.suspend(() =>
+  bootId !== undefined
+    ? Effect.succeed(bootId)
+    : Effect.promise(() =>
+        Fs.readFile(bootIdFile, "utf8").then(
+          (text) => text.trim(),
+          () => "unknown"
+        )
+      ).pipe(
+        Effect.tap((id) =>
+          id === "unknown"
+            ? Effect.logWarning(`cannot read ${bootIdFile}: records are not told apart by boot`)
+            : Effect.void
+        ),
+        Effect.tap((id) =>
+          Effect.sync(() => {
+            bootId = id
+          })
+        )
+      )
+)
+
+/**
+ * Move a corrupt record aside (kept for the operator; `list` shows it, its addresses stay held).
+ * Best effort: when the rename fails the file stays where it is and is skipped again next time.
+ */
+const quarantine = (path: string, problem: string): Effect.Effect<void> =>
+  Effect.promise(async () => {
+    const target = Path.join(Path.dirname(path), `${quarantinePrefix}${Path.basename(path)}.${Date.now()}`)
+    await Fs.rename(path, target).catch(() => undefined)
+  }).pipe(Effect.andThen(Effect.logWarning(`moved corrupt attachment record ${path} aside: ${problem}`)))
 
 /** A temporary file this old was left by a writer that died (a write takes milliseconds). */
 const staleTemporaryMillis = 60_000

@@ -9,7 +9,8 @@ import {
   type AttachmentKey,
   Attachments,
   AttachmentsError,
-  byContainerThenIfname
+  byContainerThenIfname,
+  type QuarantinedRecord
 } from "../domain/Attachments.ts"
 import { checkAttachmentKey, checkNetworkName } from "../domain/ContainerId.ts"
 
@@ -26,10 +27,21 @@ const validKey = (operation: string, key: AttachmentKey): Effect.Effect<void, At
     : Effect.fail(new AttachmentsError({ operation, message: `${problem.field}: ${problem.message}` }))
 }
 
-/** Build a fresh, empty store. */
-export const make: Effect.Effect<Attachments["Service"]> = Effect.gen(function* () {
+/** A memory store and what tests and simulations do to it besides the port. */
+export interface MemoryStore {
+  readonly store: Attachments["Service"]
+  /** The node rebooted: records stay (as on a disk), the boot changes, so they turn stale. */
+  readonly reboot: Effect.Effect<void>
+  /** Move a record aside as if its file were corrupt; `addresses` are what could still be read of it. */
+  readonly corrupt: (key: AttachmentKey, addresses: QuarantinedRecord["addresses"]) => Effect.Effect<void>
+}
+
+/** Build a fresh, empty store with its controls. Boots are named "boot-1", "boot-2", ... */
+export const makeWithControl: Effect.Effect<MemoryStore> = Effect.gen(function* () {
   const records = yield* Ref.make(HashMap.empty<string, Attachment>())
-  return Attachments.of({
+  const quarantined = yield* Ref.make<ReadonlyArray<QuarantinedRecord>>([])
+  const boots = yield* Ref.make(1)
+  const store = Attachments.of({
     get: (key) =>
       Effect.andThen(
         validKey("get", key),
@@ -44,7 +56,9 @@ export const make: Effect.Effect<Attachments["Service"]> = Effect.gen(function* 
             containerId: attachment.containerId,
             ifname: attachment.ifname,
             addresses: [...attachment.addresses],
-            pending: [...attachment.pending]
+            pending: [...attachment.pending],
+            ...(attachment.boot === undefined ? {} : { boot: attachment.boot }),
+            ...(attachment.writtenAt === undefined ? {} : { writtenAt: attachment.writtenAt })
           })
         )
       ),
@@ -63,9 +77,32 @@ export const make: Effect.Effect<Attachments["Service"]> = Effect.gen(function* 
       return Effect.map(Ref.get(records), (map) =>
         [...HashMap.values(map)].filter((a) => a.network === network).sort(byContainerThenIfname)
       )
-    }
+    },
+    quarantined: (network) =>
+      Effect.map(Ref.get(quarantined), (list) => list.filter((q) => q.network === network)),
+    boot: Effect.map(Ref.get(boots), (n) => `boot-${n}`)
   })
+  return {
+    store,
+    reboot: Ref.update(boots, (n) => n + 1),
+    corrupt: (key, addresses) =>
+      Effect.andThen(
+        Ref.update(records, (map) => HashMap.remove(map, keyText(key))),
+        Ref.update(quarantined, (list) => [
+          ...list,
+          {
+            network: key.network,
+            name: `${key.containerId}@${key.ifname}`,
+            reason: "corrupt record",
+            addresses
+          }
+        ])
+      )
+  }
 })
+
+/** Build a fresh, empty store. */
+export const make: Effect.Effect<Attachments["Service"]> = Effect.map(makeWithControl, (m) => m.store)
 
 /** A fresh empty store per build. */
 export const layer: Layer.Layer<Attachments> = Layer.effect(Attachments, make)

@@ -24,6 +24,12 @@ export class AttemptsExhausted extends Schema.TaggedError<AttemptsExhausted>()("
   tried: Schema.Array(Schema.String)
 }) {}
 
+/** The fabric cannot carry claims now (a session down, flapping or unknown): nothing was kept; try again later. */
+export class FabricUnhealthy extends Schema.TaggedError<FabricUnhealthy>()("FabricUnhealthy", {
+  detail: Schema.String,
+  tried: Schema.Array(Schema.String)
+}) {}
+
 /** CHECK found the attachment not as the runtime believes it is. */
 export class AttachmentInvalid extends Schema.TaggedError<AttachmentInvalid>()("AttachmentInvalid", {
   containerId: Schema.String,

@@ -1,12 +1,15 @@
 // Attachment lifecycles over the two ports: attach (ADD), detach (DEL), check, collect garbage, status.
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Semaphore from "effect/Semaphore"
 import { AddressOutsidePool, AttachmentInvalid, AttachmentUnknown } from "./AllocationError.ts"
 import { type Attachment, type AttachmentKey, Attachments, type AttachmentsError } from "./Attachments.ts"
 import { makePicker } from "./Candidate.ts"
 import { type AttemptOutcome, type ClaimError, claimAddress } from "./Claim.ts"
+import type { FabricHealthError, FabricReport } from "./FabricHealth.ts"
 import { contains as subnetContains, equals, formatIp, type Ip, keyOf } from "./Ip.ts"
 import type { Network } from "./Network.ts"
+import { type NodeLockTimeout, withNodeLock } from "./NodeLock.ts"
+import { heldByOther, isStale, namedBy, ownerKeyOf, readHoldings, releaseOnBehalf } from "./Ownership.ts"
 import { describePool, type Pool, type Range, rangeOf, subnetsOf } from "./Pool.ts"
 import { isOurs } from "./Route.ts"
 import { RouteTable, type RouteTableError } from "./RouteTable.ts"
@@ -59,13 +62,6 @@ const matchRequests = (
   return perPool
 }
 
-/** Release every address an owner record mentions (confirmed or pending). */
-const releaseRecord = (record: Attachment): Effect.Effect<void, RouteTableError, RouteTable> =>
-  Effect.gen(function* () {
-    const table = yield* RouteTable
-    for (const address of [...record.addresses, ...record.pending]) yield* table.release(address)
-  })
-
 /** Whether every address of the record still has our route. */
 const stillHeld = (record: Attachment): Effect.Effect<boolean, RouteTableError, RouteTable> =>
   Effect.gen(function* () {
@@ -76,104 +72,222 @@ const stillHeld = (record: Attachment): Effect.Effect<boolean, RouteTableError, 
     return true
   })
 
+/** Every way a lifecycle step on the node's records can fail besides the claim itself. */
+export type RecordsError = AttachmentsError | NodeLockTimeout
+
+/** Write `record` stamped with this boot and the current time. */
+const stamped = (
+  record: Omit<Attachment, "boot" | "writtenAt">
+): Effect.Effect<Attachment, AttachmentsError, Attachments> =>
+  Effect.gen(function* () {
+    const store = yield* Attachments
+    return { ...record, boot: yield* store.boot, writtenAt: yield* Clock.currentTimeMillis }
+  })
+
+const putStamped = (
+  record: Omit<Attachment, "boot" | "writtenAt">
+): Effect.Effect<void, AttachmentsError, Attachments> =>
+  Effect.gen(function* () {
+    const store = yield* Attachments
+    yield* store.put(yield* stamped(record))
+  })
+
+/** What a repeated ADD finds: the answer already given, or the addresses the owner keeps. */
+type Previous = { readonly done: ReadonlyArray<Assigned> } | { readonly kept: ReadonlyArray<Ip> }
+
+/** How an ADD reports and guards its claims. */
+export interface AttachOptions {
+  /** Hears every claim attempt's outcome (logs, simulations). */
+  readonly observe?: (outcome: AttemptOutcome) => Effect.Effect<void>
+  /** Ask the fabric before each insert and at each verdict; absent: partitions go unnoticed. */
+  readonly fabric?: Effect.Effect<FabricReport, FabricHealthError>
+}
+
 /**
- * ADD: one address from every pool of the network, requested ones exactly. The owner record is
- * written before each claim (pending) and confirmed after, so a crash leaves every route explained.
- * A repeated ADD for an owner whose addresses are all still held returns them unchanged.
- * On any failure everything claimed so far is released and the record removed.
- * `observe` hears every claim attempt's outcome (for logs and simulations).
+ * ADD: one address from every pool of the network, requested ones exactly.
+ *
+ * Every step that reads records, changes routes or writes records runs under the network's node
+ * lock (never across W). The owner record names each candidate before its route is inserted (so a
+ * crash leaves every route of ours explained) and a candidate that another record of this node
+ * names is never inserted. A loss, a crash clean-up or a failed ADD releases only routes this ADD
+ * inserted, through the release rule (Ownership.ts). A Won candidate is kept only if the record,
+ * read again under the lock, still names it (a GC may have collected a record it did not know).
+ *
+ * A repeated ADD for an owner whose addresses are all still held returns them unchanged; on a
+ * per-address network (the original plugin's CNI_ARGS interface) each ADD adds one address to
+ * the owner's record and keeps the others.
  */
 export const attach = (
   network: Network,
   owner: Owner,
   requested: ReadonlyArray<Ip>,
-  observe?: (outcome: AttemptOutcome) => Effect.Effect<void>
-): Effect.Effect<ReadonlyArray<Assigned>, ClaimError | AttachmentsError, RouteTable | Attachments> =>
-  Effect.gen(function* () {
-    const store = yield* Attachments
-    const key = keyFor(network, owner)
-    const wanted = matchRequests(network, requested)
-    if (wanted instanceof AddressOutsidePool) return yield* wanted
-    const existing = yield* store.get(key)
-    if (existing !== undefined) {
-      const sameRequest = requested.every((r) => existing.addresses.some((a) => equals(a, r)))
-      if (existing.pending.length === 0 && sameRequest && (yield* stillHeld(existing))) {
-        const assigned = existing.addresses.map((a) => assignedFrom(network, a))
-        if (assigned.every((a) => a !== undefined)) return assigned
-      }
-      yield* releaseRecord(existing)
-    }
-    // Pools are claimed concurrently (dual stack costs one W, not two). The record always lists
-    // each pool's confirmed address or its current candidate; writes are serialised.
-    const confirmed: Array<Ip | undefined> = network.pools.map(() => undefined)
-    const candidates: Array<Ip | undefined> = network.pools.map(() => undefined)
-    const everything = (): Attachment => ({
-      ...key,
-      addresses: confirmed.filter((a) => a !== undefined),
-      pending: candidates.filter((a) => a !== undefined)
-    })
-    const writes = yield* Semaphore.make(1)
-    const write = Effect.suspend(() => store.put(everything())).pipe(writes.withPermits(1))
-    yield* write
-    const claimAll = Effect.forEach(
-      network.pools,
-      (pool, i) =>
-        claimAddress(pool, wanted[i], network.policy, {
-          beforeClaim: (candidate) => {
-            candidates[i] = candidate
-            return write
-          },
-          ...(observe === undefined ? {} : { observe })
-        }).pipe(
-          Effect.tap((address) =>
-            Effect.sync(() => {
-              confirmed[i] = address
-              candidates[i] = undefined
-            })
-          )
-        ),
-      { concurrency: "unbounded" }
-    ).pipe(
-      Effect.tap(() => write),
-      Effect.map((addresses) => addresses.map((address) => assignedFrom(network, address)!))
-    )
-    return yield* claimAll.pipe(
-      Effect.onError(() =>
-        releaseRecord(everything()).pipe(
-          Effect.andThen(store.remove(key)),
-          Effect.catch((e) => Effect.logWarning(`cleanup after failed ADD incomplete: ${e.message}`))
-        )
-      )
-    )
-  })
-
-/**
- * DEL: release what the owner holds and forget it. Idempotent. Without a record, `hint`
- * (the runtime's prevResult) is released, but only addresses of this network that no other
- * owner record claims.
- */
-export const detach = (
-  network: Network,
-  owner: Owner,
-  hint: ReadonlyArray<Ip>
-): Effect.Effect<void, RouteTableError | AttachmentsError, RouteTable | Attachments> =>
+  options: AttachOptions = {}
+): Effect.Effect<ReadonlyArray<Assigned>, ClaimError | RecordsError, RouteTable | Attachments> =>
   Effect.gen(function* () {
     const store = yield* Attachments
     const table = yield* RouteTable
     const key = keyFor(network, owner)
-    const record = yield* store.get(key)
-    if (record !== undefined) {
-      yield* releaseRecord(record)
-      return yield* store.remove(key)
-    }
-    if (hint.length === 0) return
-    const others = yield* store.list(network.name)
-    const held = new Set(others.flatMap((r) => [...r.addresses, ...r.pending].map(keyOf)))
-    for (const address of hint) {
-      if (assignedFrom(network, address) !== undefined && !held.has(keyOf(address)))
-        yield* table.release(address)
-    }
+    const self = ownerKeyOf(key)
+    const wanted = matchRequests(network, requested)
+    if (wanted instanceof AddressOutsidePool) return yield* wanted
+    const locked = <A, E, R>(effect: Effect.Effect<A, E, R>) => withNodeLock(network.name, effect)
+
+    // What the owner keeps from before (a per-address network keeps every address it holds).
+    const decide: Effect.Effect<Previous, RouteTableError | AttachmentsError, RouteTable | Attachments> =
+      Effect.gen(function* () {
+        const existing = yield* store.get(key)
+        const boot = yield* store.boot
+        if (existing === undefined || isStale(existing, boot)) return { kept: [] }
+        if (network.perAddress === true) {
+          const same =
+            requested.length > 0 && requested.every((r) => existing.addresses.some((a) => equals(a, r)))
+          if (same && existing.pending.length === 0 && (yield* stillHeld(existing))) {
+            const assigned = requested.map((a) => assignedFrom(network, a))
+            if (assigned.every((a) => a !== undefined)) return { done: assigned }
+          }
+          // a crashed earlier ADD of this owner may have left pending candidates: let them go
+          yield* releaseOnBehalf(network.name, key, existing.pending)
+          return { kept: existing.addresses }
+        }
+        const sameRequest = requested.every((r) => existing.addresses.some((a) => equals(a, r)))
+        if (existing.pending.length === 0 && sameRequest && (yield* stillHeld(existing))) {
+          const assigned = existing.addresses.map((a) => assignedFrom(network, a))
+          if (assigned.every((a) => a !== undefined)) return { done: assigned }
+        }
+        yield* releaseOnBehalf(network.name, key, namedBy(existing))
+        return { kept: [] }
+      })
+    const previous: Previous = yield* locked(
+      Effect.gen(function* () {
+        const decided = yield* decide
+        if ("kept" in decided) yield* putStamped({ ...key, addresses: decided.kept, pending: [] })
+        return decided
+      })
+    )
+    if ("done" in previous) return previous.done
+    const kept = previous.kept
+
+    // Pools are claimed concurrently (dual stack costs one W, not two). The record lists what the
+    // owner kept, each pool's confirmed address and each pool's current candidate.
+    const confirmed: Array<Ip | undefined> = network.pools.map(() => undefined)
+    const candidates: Array<Ip | undefined> = network.pools.map(() => undefined)
+    const inserted = new Map<string, Ip>()
+    const everything = () => ({
+      ...key,
+      addresses: [...kept, ...confirmed.filter((a) => a !== undefined)],
+      pending: candidates.filter((a) => a !== undefined)
+    })
+    const write = Effect.suspend(() => putStamped(everything()))
+
+    const claimAll = Effect.forEach(
+      network.pools,
+      (pool, i) =>
+        claimAddress(pool, wanted[i], network.policy, {
+          insert: (candidate, insert) =>
+            locked(
+              Effect.gen(function* () {
+                const holdings = yield* readHoldings(network.name)
+                if (heldByOther(holdings, candidate, self)) return false
+                candidates[i] = candidate
+                yield* write
+                const ok = yield* insert
+                if (ok) inserted.set(keyOf(candidate), candidate)
+                else {
+                  candidates[i] = undefined
+                  yield* write
+                }
+                return ok
+              })
+            ),
+          release: (candidate) =>
+            locked(
+              Effect.gen(function* () {
+                yield* releaseOnBehalf(network.name, key, [candidate])
+                inserted.delete(keyOf(candidate))
+                candidates[i] = undefined
+                yield* write
+              })
+            ),
+          confirm: (candidate) =>
+            locked(
+              Effect.gen(function* () {
+                const record = yield* store.get(key)
+                const boot = yield* store.boot
+                const ours = (yield* table.routesTo(candidate)).some(isOurs)
+                if (
+                  record === undefined ||
+                  isStale(record, boot) ||
+                  !record.pending.some((a) => equals(a, candidate)) ||
+                  !ours
+                ) {
+                  // collected under us: whatever of ours was left went with the record
+                  inserted.delete(keyOf(candidate))
+                  candidates[i] = undefined
+                  return false
+                }
+                confirmed[i] = candidate
+                candidates[i] = undefined
+                yield* write
+                return true
+              })
+            ),
+          ...(options.fabric === undefined ? {} : { fabric: options.fabric }),
+          ...(options.observe === undefined ? {} : { observe: options.observe })
+        }),
+      { concurrency: "unbounded" }
+    ).pipe(Effect.map((addresses) => addresses.map((address) => assignedFrom(network, address)!)))
+
+    // On failure: release only what this ADD inserted, through the release rule; keep what the
+    // owner held before (per-address networks), forget the rest.
+    const cleanUp = locked(
+      Effect.gen(function* () {
+        yield* releaseOnBehalf(network.name, key, [...inserted.values()])
+        if (kept.length > 0) yield* putStamped({ ...key, addresses: kept, pending: [] })
+        else yield* store.remove(key)
+      })
+    ).pipe(Effect.catch((e) => Effect.logWarning(`cleanup after failed ADD incomplete: ${e.message}`)))
+    return yield* claimAll.pipe(Effect.onError(() => cleanUp))
   })
+
+/**
+ * DEL: release what the owner holds and forget it. Idempotent. Everything goes through the
+ * release rule under the node lock: an address is released only while this owner's record names
+ * it and no other record does. Without a record nothing is released (a route no record explains
+ * is GC's to collect, invariant 3); a record of another boot is forgotten without touching any
+ * route (its routes died with that boot). On a per-address network, `only` (the CIDR address the
+ * caller names) limits the release to those addresses; the record keeps the others.
+ */
+export const detach = (
+  network: Network,
+  owner: Owner,
+  only: ReadonlyArray<Ip> = []
+): Effect.Effect<void, RouteTableError | RecordsError, RouteTable | Attachments> =>
+  withNodeLock(
+    network.name,
+    Effect.gen(function* () {
+      const store = yield* Attachments
+      const key = keyFor(network, owner)
+      const record = yield* store.get(key)
+      if (record === undefined) return
+      if (isStale(record, yield* store.boot)) return yield* store.remove(key)
+      const limited = network.perAddress === true && only.length > 0
+      const chosen = (a: Ip) => !limited || only.some((o) => equals(o, a))
+      const which = namedBy(record).filter(chosen)
+      const { kept } = yield* releaseOnBehalf(network.name, key, which)
+      const remaining = {
+        ...key,
+        addresses: record.addresses.filter((a) => !chosen(a)),
+        pending: record.pending.filter((a) => !chosen(a))
+      }
+      if (kept.length > 0) {
+        yield* Effect.logWarning(
+          `DEL ${network.name} ${owner.containerId}/${owner.ifname}: kept ${kept.map(formatIp).join(", ")}: another record names ${kept.length === 1 ? "it" : "them"}`
+        )
+      }
+      if (remaining.addresses.length === 0 && remaining.pending.length === 0) yield* store.remove(key)
+      else yield* putStamped(remaining)
+    })
+  )
 
 /**
  * CHECK: the owner must be known, hold every expected address, and each must have our route
@@ -192,7 +306,7 @@ export const checkAttachment = (
     const store = yield* Attachments
     const table = yield* RouteTable
     const record = yield* store.get(keyFor(network, owner))
-    if (record === undefined) return yield* new AttachmentUnknown(owner)
+    if (record === undefined || isStale(record, yield* store.boot)) return yield* new AttachmentUnknown(owner)
     const invalid = (reason: string) => new AttachmentInvalid({ ...owner, reason })
     if (record.pending.length > 0) return yield* invalid("an allocation for it never completed")
     for (const address of expected) {
@@ -209,64 +323,6 @@ export const checkAttachment = (
         return yield* invalid(`${formatIp(address)} also has a route with protocol ${other.protocol}${via}`)
       }
     }
-  })
-
-/** What garbage collection did. */
-export interface GcReport {
-  readonly releasedAttachments: ReadonlyArray<Owner>
-  readonly releasedRoutes: ReadonlyArray<Ip>
-  readonly errors: ReadonlyArray<string>
-}
-
-/**
- * GC: release every owner of this network not in `valid`, then every route of ours inside the
- * network's ranges that no remaining owner explains. Keeps going on errors and reports them.
- */
-export const collectGarbage = (
-  network: Network,
-  valid: ReadonlyArray<Owner>
-): Effect.Effect<GcReport, AttachmentsError, RouteTable | Attachments> =>
-  Effect.gen(function* () {
-    const store = yield* Attachments
-    const table = yield* RouteTable
-    const keep = new Set(valid.map((o) => `${o.containerId}\u0000${o.ifname}`))
-    const releasedAttachments: Array<Owner> = []
-    const releasedRoutes: Array<Ip> = []
-    const errors: Array<string> = []
-    const held = new Set<string>()
-    for (const record of yield* store.list(network.name)) {
-      const owner = { containerId: record.containerId, ifname: record.ifname }
-      if (keep.has(`${owner.containerId}\u0000${owner.ifname}`)) {
-        for (const a of [...record.addresses, ...record.pending]) held.add(keyOf(a))
-        continue
-      }
-      const done = yield* releaseRecord(record).pipe(
-        Effect.andThen(store.remove(record)),
-        Effect.as(true),
-        Effect.catch((e) =>
-          Effect.sync(() => errors.push(`${owner.containerId}/${owner.ifname}: ${e.message}`)).pipe(
-            Effect.as(false)
-          )
-        )
-      )
-      if (done) releasedAttachments.push(owner)
-    }
-    for (const pool of network.pools) {
-      for (const subnet of subnetsOf(pool)) {
-        const routes = yield* table
-          .hostRoutesIn(subnet)
-          .pipe(Effect.catch((e) => Effect.sync(() => errors.push(e.message)).pipe(Effect.as([]))))
-        for (const route of routes) {
-          if (!isOurs(route) || held.has(keyOf(route.host)) || rangeOf(pool, route.host) === undefined)
-            continue
-          yield* table.release(route.host).pipe(
-            Effect.andThen(Effect.sync(() => releasedRoutes.push(route.host))),
-            Effect.catch((e) => Effect.sync(() => errors.push(e.message)))
-          )
-        }
-      }
-    }
-    return { releasedAttachments, releasedRoutes, errors }
   })
 
 /** Whether a pool can serve another ADD right now. */

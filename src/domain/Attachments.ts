@@ -19,6 +19,27 @@ export interface AttachmentKey {
 export interface Attachment extends AttachmentKey {
   readonly addresses: ReadonlyArray<Ip>
   readonly pending: ReadonlyArray<Ip>
+  /**
+   * The boot of this node the record was written in. Routes die with a boot, so a record of
+   * another boot explains no route of this one: it is stale (DESIGN.md invariants). Undefined for
+   * records written before boots were stamped: taken as this boot.
+   */
+  readonly boot?: string
+  /** When the record was last written, ms since the epoch (Effect's Clock): GC's grace period. */
+  readonly writtenAt?: number
+}
+
+/**
+ * A record that could not be read (corrupt, misfiled), moved aside for the operator. The addresses
+ * found in its text count as held until an operator removes it, so nothing it may explain is
+ * released or handed out again.
+ */
+export interface QuarantinedRecord {
+  readonly network: string
+  /** Where it was found (file name or key), for operators. */
+  readonly name: string
+  readonly reason: string
+  readonly addresses: ReadonlyArray<Ip>
 }
 
 /** Records of a network in a stable order: by container ID, then interface name. */
@@ -42,8 +63,12 @@ export class AttachmentsError extends Schema.TaggedError<AttachmentsError>()("At
 /**
  * Owner records of this node. Each write replaces the whole record atomically.
  *
- * Gotcha: keys come from validated CNI input; adapters must still never turn a raw
- * container ID into a path without checking it.
+ * Gotchas:
+ * - keys come from validated CNI input; adapters must still never turn a raw container ID into a
+ *   path without checking it.
+ * - a corrupt record is never an error of `get` or `list`: the adapter moves it aside and reports
+ *   it through `quarantined` (so DEL of its owner succeeds and its addresses stay held).
+ * - read, decide and write under the network's NodeLock (see Ownership.ts).
  */
 export class Attachments extends Context.Service<
   Attachments,
@@ -54,7 +79,11 @@ export class Attachments extends Context.Service<
     put(attachment: Attachment): Effect.Effect<void, AttachmentsError>
     /** Remove the record; succeeds when there is none. */
     remove(key: AttachmentKey): Effect.Effect<void, AttachmentsError>
-    /** Every record of a network. */
+    /** Every readable record of a network (of any boot). */
     list(network: string): Effect.Effect<ReadonlyArray<Attachment>, AttachmentsError>
+    /** Records of a network that were moved aside as corrupt, with the addresses found in them. */
+    quarantined(network: string): Effect.Effect<ReadonlyArray<QuarantinedRecord>, AttachmentsError>
+    /** This node's current boot: what `put` callers stamp records with (Attachment.boot). */
+    readonly boot: Effect.Effect<string, AttachmentsError>
   }
 >()("routetable-ipam/Attachments") {}

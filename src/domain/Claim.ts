@@ -2,13 +2,20 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
-import { AddressOutsidePool, AddressTaken, AttemptsExhausted, PoolExhausted } from "./AllocationError.ts"
+import {
+  AddressOutsidePool,
+  AddressTaken,
+  AttemptsExhausted,
+  FabricUnhealthy,
+  PoolExhausted
+} from "./AllocationError.ts"
 import { makePicker } from "./Candidate.ts"
 import type { ClaimPolicy } from "./ClaimPolicy.ts"
+import type { FabricHealthError, FabricReport } from "./FabricHealth.ts"
 import { formatIp, type Ip } from "./Ip.ts"
 import { describePool, isAllocatable, type Pool } from "./Pool.ts"
 import { isOurs, type Route } from "./Route.ts"
-import { RouteTable, type RouteTableError } from "./RouteTable.ts"
+import { type HostTaken, RouteTable, type RouteTableError } from "./RouteTable.ts"
 
 /** Every way a claim can fail. */
 export type ClaimError =
@@ -16,6 +23,7 @@ export type ClaimError =
   | AddressTaken
   | AddressOutsidePool
   | AttemptsExhausted
+  | FabricUnhealthy
   | RouteTableError
 
 /** What happened to one attempt (reported to `observe`, used by simulations and logs). */
@@ -35,11 +43,36 @@ export type AttemptOutcome =
       readonly competitors: ReadonlyArray<Route>
     }
   | { readonly _tag: "Vanished"; readonly address: Ip; readonly attempt: number }
+  | { readonly _tag: "Partitioned"; readonly address: Ip; readonly attempt: number; readonly detail: string }
 
-/** Optional callbacks around each claim. */
+/**
+ * Optional callbacks around each claim. The attachment lifecycle uses them to record the intent
+ * and to take the node lock; simulations use `observe`.
+ */
 export interface ClaimHooks<E = never, R = never> {
-  /** Runs before the route is inserted (the attachment store records the intent here). */
-  readonly beforeClaim?: (address: Ip) => Effect.Effect<void, E, R>
+  /**
+   * Insert the candidate's route: `insert` is the bare kernel insert (true: inserted; false: the
+   * table refused it, someone on this node holds it). The hook may refuse without inserting
+   * (false), e.g. when a record of this node names the candidate. Runs uninterruptibly.
+   * Default: `insert` alone.
+   */
+  readonly insert?: (
+    candidate: Ip,
+    insert: Effect.Effect<boolean, RouteTableError>
+  ) => Effect.Effect<boolean, E | RouteTableError, R>
+  /** Release the candidate after a lost verdict. Default: RouteTable.release. */
+  readonly release?: (candidate: Ip) => Effect.Effect<void, E | RouteTableError, R>
+  /**
+   * Keep the candidate after a Won verdict (e.g. write it into the owner record). false: it was
+   * taken from us meanwhile (the record is gone): the attempt counts as Vanished. Default: true.
+   */
+  readonly confirm?: (candidate: Ip) => Effect.Effect<boolean, E | RouteTableError, R>
+  /**
+   * The fabric's health, asked before each insert and again at the verdict. Won needs both healthy
+   * with the same epoch (DESIGN.md "Partitions during the wait"); unhealthy before the insert ends
+   * the claim with FabricUnhealthy. Without it a partition during the wait cannot be detected.
+   */
+  readonly fabric?: Effect.Effect<FabricReport, FabricHealthError>
   /** Runs after each attempt is decided. */
   readonly observe?: (outcome: AttemptOutcome) => Effect.Effect<void, never, R>
 }
@@ -48,6 +81,21 @@ type Verdict =
   | { readonly _tag: "Won" }
   | { readonly _tag: "Lost" | "TieBreakLost"; readonly competitors: ReadonlyArray<Route> }
   | { readonly _tag: "Vanished" }
+  | { readonly _tag: "Partitioned"; readonly detail: string }
+
+/** A failed health probe reads as unhealthy: propagation cannot be guaranteed either way. */
+const askFabric = (fabric: Effect.Effect<FabricReport, FabricHealthError>) =>
+  fabric.pipe(
+    Effect.catchTag("FabricHealthError", (e) =>
+      Effect.succeed<FabricReport>({
+        healthy: false,
+        established: 0,
+        required: 0,
+        detail: e.message,
+        epoch: "unreachable"
+      })
+    )
+  )
 
 /**
  * Claim one address of `pool` for this node: `requested` exactly (never swapped for another), or a
@@ -93,11 +141,16 @@ export const claimAddress = <E = never, R = never>(
       if (requested !== undefined && (yield* table.isTaken(candidate))) {
         return yield* takenBecause(candidate, yield* table.routesTo(candidate))
       }
-      if (hooks.beforeClaim) yield* hooks.beforeClaim(candidate)
-      // uninterruptible: an interrupted in-flight insert would otherwise land after our cleanup
-      const claimed = yield* table.claim(candidate).pipe(
+      const before = hooks.fabric === undefined ? undefined : yield* askFabric(hooks.fabric)
+      if (before !== undefined && !before.healthy) {
+        return yield* new FabricUnhealthy({ detail: before.detail, tried })
+      }
+      const insert = table.claim(candidate).pipe(
         Effect.as(true),
-        Effect.catchTag("HostTaken", () => Effect.succeed(false)),
+        Effect.catchTag("HostTaken", (_: HostTaken) => Effect.succeed(false))
+      )
+      // uninterruptible: an interrupted in-flight insert would otherwise land after our cleanup
+      const claimed = yield* (hooks.insert === undefined ? insert : hooks.insert(candidate, insert)).pipe(
         Effect.uninterruptible
       )
       if (!claimed) {
@@ -112,10 +165,24 @@ export const claimAddress = <E = never, R = never>(
         continue
       }
       yield* Effect.sleep(policy.propagationTimeout)
-      const verdict = yield* verify(candidate, policy)
+      let verdict: Verdict = yield* verify(candidate, policy)
+      if (verdict._tag === "Won" && before !== undefined && hooks.fabric !== undefined) {
+        const after = yield* askFabric(hooks.fabric)
+        if (!after.healthy || after.epoch !== before.epoch) {
+          verdict = {
+            _tag: "Partitioned",
+            detail: after.healthy ? `the fabric changed during the wait (${after.detail})` : after.detail
+          }
+        }
+      }
+      if (verdict._tag === "Won" && hooks.confirm !== undefined && !(yield* hooks.confirm(candidate))) {
+        verdict = { _tag: "Vanished" }
+      }
       if (hooks.observe) yield* hooks.observe({ ...verdict, address: candidate, attempt })
       if (verdict._tag === "Won") return candidate
-      if (verdict._tag !== "Vanished") yield* table.release(candidate)
+      if (verdict._tag !== "Vanished") {
+        yield* hooks.release === undefined ? table.release(candidate) : hooks.release(candidate)
+      }
       losses++
       yield* Effect.sleep(yield* backoff(policy, losses))
     }

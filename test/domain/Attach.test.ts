@@ -10,7 +10,8 @@ import * as Option from "effect/Option"
 import { TestClock } from "effect/testing"
 import * as MemoryAttachments from "../../src/adapters/MemoryAttachments.ts"
 import * as MemoryRouteTable from "../../src/adapters/MemoryRouteTable.ts"
-import { attach, checkAttachment, collectGarbage, detach, poolStatus } from "../../src/domain/Attach.ts"
+import { attach, checkAttachment, detach, poolStatus } from "../../src/domain/Attach.ts"
+import { collectGarbage } from "../../src/domain/Collection.ts"
 import { Attachments } from "../../src/domain/Attachments.ts"
 import { defaultClaimPolicy } from "../../src/domain/ClaimPolicy.ts"
 import { formatIp, type Ip, parseIp } from "../../src/domain/Ip.ts"
@@ -116,7 +117,7 @@ describe("Attach", () => {
     }).pipe(Effect.provide(adapters))
   )
 
-  it.effect("detach without a record releases a hinted address only when no other owner holds it", () =>
+  it.effect("detach without a record releases nothing: an unexplained route is GC's (invariant 3)", () =>
     Effect.gen(function* () {
       const v4 = network(pool("100.64.0.0/24"))
       const exit = yield* run(attach(v4, { containerId: "other", ifname: "eth0" }, [addr("100.64.0.9")]))
@@ -124,6 +125,9 @@ describe("Attach", () => {
       const control = yield* Control
       yield* control.addOther({ host: addr("100.64.0.10"), protocol: 192 }) // a leftover of ours, unowned
       yield* detach(v4, owner, [addr("100.64.0.9"), addr("100.64.0.10")])
+      assert.deepStrictEqual(yield* oursNow, ["100.64.0.9", "100.64.0.10"])
+      const report = yield* collectGarbage(v4, { graceMillis: 0 })
+      assert.deepStrictEqual(report.releasedRoutes.map(formatIp), ["100.64.0.10"])
       assert.deepStrictEqual(yield* oursNow, ["100.64.0.9"])
     }).pipe(Effect.provide(adapters))
   )
@@ -161,8 +165,14 @@ describe("Attach", () => {
       yield* control.addOther({ host: addr("100.64.0.201"), nextHop: addr("198.18.0.5") }) // a peer's
       yield* control.addOther({ host: addr("100.65.0.7"), protocol: 192 }) // ours, another network's range
       const kept = (yield* recordsNow).find((r) => r.containerId === "keep")!
-      const report = yield* collectGarbage(v4, [{ containerId: "keep", ifname: "eth0" }])
-      assert.deepStrictEqual(report.releasedAttachments, [{ containerId: "drop", ifname: "eth0" }])
+      const report = yield* collectGarbage(v4, {
+        valid: [{ containerId: "keep", ifname: "eth0" }],
+        graceMillis: 0
+      })
+      assert.deepStrictEqual(
+        report.releasedAttachments.map((r) => `${r.containerId}/${r.ifname}`),
+        ["drop/eth0"]
+      )
       assert.deepStrictEqual(report.releasedRoutes.map(formatIp), ["100.64.0.200"])
       assert.deepStrictEqual(report.errors, [])
       assert.deepStrictEqual((yield* oursNow).sort(), [formatIp(kept.addresses[0]!), "100.65.0.7"].sort())
@@ -184,7 +194,7 @@ describe("Attach", () => {
       assert.deepStrictEqual(yield* recordsNow, [])
       yield* store.put({ network: "pods", ...owner, addresses: [], pending: [addr("100.64.0.34")] })
       yield* control.addOther({ host: addr("100.64.0.34"), protocol: 192 })
-      yield* collectGarbage(v4, [])
+      yield* collectGarbage(v4, { valid: [], graceMillis: 0 })
       assert.deepStrictEqual(yield* oursNow, [])
       assert.deepStrictEqual(yield* recordsNow, [])
     }).pipe(Effect.provide(adapters))

@@ -5,10 +5,12 @@ import type {
   AttachmentInvalid,
   AttachmentUnknown,
   AttemptsExhausted,
+  FabricUnhealthy,
   PoolExhausted
 } from "../../domain/AllocationError.ts"
 import type { AttachmentsError } from "../../domain/Attachments.ts"
 import type { InvalidIdentifier } from "../../domain/ContainerId.ts"
+import type { NodeLockTimeout } from "../../domain/NodeLock.ts"
 import type { InvalidPool } from "../../domain/Pool.ts"
 import type { RouteTableError } from "../../domain/RouteTable.ts"
 import { CniCode, type CniError, cniError } from "./CniError.ts"
@@ -19,6 +21,8 @@ export type DomainError =
   | AddressTaken
   | AddressOutsidePool
   | AttemptsExhausted
+  | FabricUnhealthy
+  | NodeLockTimeout
   | AttachmentUnknown
   | AttachmentInvalid
   | RouteTableError
@@ -29,6 +33,7 @@ export type DomainError =
 /**
  * The CNI error for a domain failure (see the table in CniError.ts):
  * PoolExhausted 100, AddressTaken 101, AddressOutsidePool 102, AttemptsExhausted 11,
+ * FabricUnhealthy 11, NodeLockTimeout 11,
  * AttachmentUnknown 3, AttachmentInvalid 103, RouteTableError and AttachmentsError 5,
  * InvalidPool 7 ("field: message"), InvalidIdentifier 4 (env values).
  */
@@ -49,6 +54,17 @@ export const cniErrorOf = (error: DomainError): CniError => {
         CniCode.tryAgainLater,
         `every one of ${error.attempts} attempts lost a race with another claim; try again later`,
         `tried: ${error.tried.join(", ")}`
+      )
+    case "FabricUnhealthy":
+      return cniError(
+        CniCode.tryAgainLater,
+        `fabric unhealthy: ${error.detail}; claims would not reach other nodes, so nothing was allocated; try again later`,
+        error.tried.length === 0 ? undefined : `tried: ${error.tried.join(", ")}`
+      )
+    case "NodeLockTimeout":
+      return cniError(
+        CniCode.tryAgainLater,
+        `another ADD, DEL or GC of network ${error.network} on this node held its lock for ${error.waitedMillis} ms; try again later`
       )
     case "AttachmentUnknown":
       return cniError(

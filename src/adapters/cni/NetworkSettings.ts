@@ -151,7 +151,9 @@ export const settingsOf = (
         propagationTimeout: knobs.propagationTimeout,
         maxAttempts: knobs.maxAttempts,
         tieBreak: knobs.tieBreak
-      }
+      },
+      // the original plugin's interface: each ADD adds an address, each DEL releases the one it names
+      ...(sources === undefined ? { perAddress: true } : {})
     },
     adapters: {
       network: networkName,

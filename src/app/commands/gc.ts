@@ -1,22 +1,17 @@
-// `routetable-ipam gc`: the operator's garbage collection of one network on this node (runtimes never forward CNI GC to IPAM).
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { parseArgs } from "node:util"
-import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as AbstractSocketNodeLock from "../../adapters/AbstractSocketNodeLock.ts"
 import * as FileAttachments from "../../adapters/FileAttachments.ts"
 import { netlinkRouteTable } from "../plugin/PluginAdapters.ts"
 import type { NetworkSettings } from "../../adapters/cni/NetworkSettings.ts"
-import { collectGarbage, type Owner } from "../../domain/Attach.ts"
-import { type Attachment, Attachments } from "../../domain/Attachments.ts"
+import type { Owner } from "../../domain/Attach.ts"
+import { collectGarbage } from "../../domain/Collection.ts"
+import type { Attachment, Attachments } from "../../domain/Attachments.ts"
 import { checkContainerId, checkIfname } from "../../domain/ContainerId.ts"
-import { formatIp, type Ip, keyOf } from "../../domain/Ip.ts"
-import type { Network } from "../../domain/Network.ts"
-import { rangeOf, subnetsOf } from "../../domain/Pool.ts"
-import { isOurs, type Route } from "../../domain/Route.ts"
-import { RouteTable, type RouteTableError } from "../../domain/RouteTable.ts"
+import { formatIp, type Ip } from "../../domain/Ip.ts"
+import type { RouteTable, RouteTableError } from "../../domain/RouteTable.ts"
 import { CommandFailed, type OperatorCommand } from "../OperatorCommand.ts"
 import { readNetworkSettings } from "./NetworkConfigSource.ts"
 
@@ -143,82 +138,13 @@ export const parseFlags = (args: ReadonlyArray<string>): GcFlags | CommandFailed
   }
 }
 
-const ownerKey = (owner: Owner): string => `${owner.containerId}\u0000${owner.ifname}`
-
-const ownerOf = (record: Attachment): Owner => ({ containerId: record.containerId, ifname: record.ifname })
-
-/** Which owners GC must treat as valid, and which of them only because they are recent. */
-export interface KeepDecision {
-  /** Passed to `collectGarbage`: every record not in here is released. */
-  readonly valid: ReadonlyArray<Owner>
-  /** Records that would be released but were written within the grace period. */
-  readonly recent: ReadonlyArray<Owner>
-}
-
-/**
- * The owners to keep. Without `keep`: every complete record (no pending address); with it:
- * exactly those owners. Either way, records for which `isRecent` holds are kept too.
- */
-export const decideKeep = (
-  records: ReadonlyArray<Attachment>,
-  keep: ReadonlyArray<Owner> | undefined,
-  isRecent: (record: Attachment) => boolean
-): KeepDecision => {
-  const explicit = new Set((keep ?? []).map(ownerKey))
-  const valid: Array<Owner> = keep === undefined ? [] : [...keep]
-  const recent: Array<Owner> = []
-  for (const record of records) {
-    const owner = ownerOf(record)
-    const listed = keep === undefined ? record.pending.length === 0 : explicit.has(ownerKey(owner))
-    if (listed) {
-      if (keep === undefined) valid.push(owner)
-    } else if (isRecent(record)) {
-      valid.push(owner)
-      recent.push(owner)
-    }
-  }
-  return { valid, recent }
-}
-
-/** What a GC releases. */
-export interface GcPlan {
-  /** Records not valid: released with every address they name (confirmed or pending). */
-  readonly attachments: ReadonlyArray<Attachment>
-  /** Routes of ours in the network's ranges that no record explains. */
-  readonly routes: ReadonlyArray<Ip>
-}
-
-/**
- * What `collectGarbage(network, valid)` would release given these records and the routes of the
- * network's subnets: every record not valid, then every route of ours inside a pool's ranges
- * that neither a kept nor a released record names.
- */
-export const planCollection = (
-  network: Network,
-  records: ReadonlyArray<Attachment>,
-  routes: ReadonlyArray<Route>,
-  valid: ReadonlyArray<Owner>
-): GcPlan => {
-  const validKeys = new Set(valid.map(ownerKey))
-  const attachments = records.filter((r) => !validKeys.has(ownerKey(ownerOf(r))))
-  const explained = new Set(records.flatMap((r) => [...r.addresses, ...r.pending].map(keyOf)))
-  const seen = new Set<string>()
-  const orphans: Array<Ip> = []
-  for (const route of routes) {
-    const key = keyOf(route.host)
-    if (!isOurs(route) || explained.has(key) || seen.has(key)) continue
-    if (!network.pools.some((pool) => rangeOf(pool, route.host) !== undefined)) continue
-    seen.add(key)
-    orphans.push(route.host)
-  }
-  return { attachments, routes: orphans }
-}
-
 /** What gc did (or would do), for printing. */
 export interface GcOutcome {
   readonly network: string
   readonly dryRun: boolean
   readonly attachments: ReadonlyArray<Attachment>
+  /** Records of another boot (or empty ones) removed without touching a route. */
+  readonly forgotten: ReadonlyArray<Attachment>
   readonly routes: ReadonlyArray<Ip>
   readonly kept: ReadonlyArray<Owner>
   readonly recent: ReadonlyArray<Owner>
@@ -238,8 +164,14 @@ export const formatOutcome = (outcome: GcOutcome): string => {
     ]
     lines.push(`${verb} attachment ${ownerText(record)}: ${addresses.join(", ") || "no addresses"}`)
   }
+  for (const record of outcome.forgotten) {
+    lines.push(
+      `${outcome.dryRun ? "would forget" : "forgot"} record ${ownerText(record)} (${record.addresses.length === 0 && record.pending.length === 0 ? "empty" : "written before the last reboot"}; no route touched)`
+    )
+  }
   for (const address of outcome.routes) lines.push(`${verb} route ${formatIp(address)} (no owner record)`)
-  if (outcome.attachments.length === 0 && outcome.routes.length === 0) lines.push("nothing to release")
+  if (outcome.attachments.length === 0 && outcome.routes.length === 0 && outcome.forgotten.length === 0)
+    lines.push("nothing to release")
   lines.push(`kept ${outcome.kept.length} attachment${outcome.kept.length === 1 ? "" : "s"}`)
   if (outcome.recent.length > 0)
     lines.push(`kept as too recent (within the grace period): ${outcome.recent.map(ownerText).join(", ")}`)
@@ -258,84 +190,60 @@ export const outcomeToJson = (outcome: GcOutcome) => ({
       addresses: r.addresses.map(formatIp),
       pending: r.pending.map(formatIp)
     })),
-    routes: outcome.routes.map(formatIp)
+    routes: outcome.routes.map(formatIp),
+    forgotten: outcome.forgotten.map((r) => ({ containerId: r.containerId, ifname: r.ifname }))
   },
   kept: outcome.kept.map(({ containerId, ifname }) => ({ containerId, ifname })),
   recent: outcome.recent.map(({ containerId, ifname }) => ({ containerId, ifname })),
   errors: outcome.errors
 })
 
-/** Milliseconds since each record's file was last written (records whose file is gone count as old). */
-const recordAges = (
-  dataDir: string,
-  records: ReadonlyArray<Attachment>
-): Effect.Effect<ReadonlyMap<Attachment, number>> =>
-  Effect.gen(function* () {
-    const now = yield* Clock.currentTimeMillis
-    return yield* Effect.promise(async () => {
-      const ages = new Map<Attachment, number>()
-      for (const record of records) {
-        const file = Path.join(dataDir, record.network, FileAttachments.fileNameOf(record))
-        const written = await Fs.stat(file).then(
-          (s) => s.mtimeMs,
-          () => Number.NEGATIVE_INFINITY
-        )
-        ages.set(record, now - written)
-      }
-      return ages
-    })
-  })
-
-/** Read records and (for a dry run) routes, decide, then collect or only report. */
+/** Plan under the node lock, then collect (or, for a dry run, only report). */
 const gc = (settings: NetworkSettings, flags: GcFlags): Effect.Effect<GcOutcome, CommandFailed> =>
-  Effect.gen(function* () {
-    const { network, adapters } = settings
-    const store = yield* Attachments
-    const table = yield* RouteTable
-    const records = yield* store
-      .list(network.name)
-      .pipe(Effect.mapError((e) => failed(`attachment records: ${e.operation} failed: ${e.message}`)))
-    const ages = yield* recordAges(adapters.dataDir, records)
-    const decision = decideKeep(records, flags.keep, (r) => (ages.get(r) ?? 0) < flags.graceMillis)
-    const recentKeys = new Set(decision.recent.map(ownerKey))
-    const validKeys = new Set(decision.valid.map(ownerKey))
-    const base = {
-      network: network.name,
-      dryRun: flags.dryRun,
-      kept: records.map(ownerOf).filter((o) => validKeys.has(ownerKey(o)) && !recentKeys.has(ownerKey(o))),
-      recent: decision.recent
-    }
-    if (flags.dryRun) {
-      const routes = yield* Effect.forEach(network.pools.flatMap(subnetsOf), (subnet) =>
-        table.hostRoutesIn(subnet)
-      ).pipe(Effect.mapError((e) => failed(`routing table: ${e.operation} failed: ${e.message}`)))
-      const plan = planCollection(network, records, routes.flat(), decision.valid)
-      return { ...base, ...plan, errors: [] }
-    }
-    const report = yield* collectGarbage(network, decision.valid).pipe(
-      Effect.mapError((e) => failed(`attachment records: ${e.operation} failed: ${e.message}`))
-    )
-    const released = new Set(report.releasedAttachments.map(ownerKey))
-    return {
-      ...base,
-      attachments: records.filter((r) => released.has(ownerKey(ownerOf(r)))),
-      routes: report.releasedRoutes,
-      errors: report.errors
-    }
+  collectGarbage(settings.network, {
+    ...(flags.keep === undefined ? {} : { valid: flags.keep }),
+    graceMillis: flags.graceMillis,
+    dryRun: flags.dryRun
   }).pipe(
+    Effect.map(
+      (report): GcOutcome => ({
+        network: settings.network.name,
+        dryRun: flags.dryRun,
+        attachments: flags.dryRun ? report.plan.release : report.releasedAttachments,
+        forgotten: flags.dryRun ? report.plan.forget : report.forgotten,
+        routes: flags.dryRun ? report.plan.orphans : report.releasedRoutes,
+        kept: report.plan.kept.filter(
+          (o) => !report.plan.recent.some((r) => r.containerId === o.containerId && r.ifname === o.ifname)
+        ),
+        recent: report.plan.recent,
+        errors: report.errors
+      })
+    ),
     Effect.provide(servicesFor(settings)),
-    Effect.catchTag("RouteTableError", (e) =>
-      Effect.fail(failed(`routing table: ${e.operation} failed: ${e.message}`))
+    Effect.mapError((e) =>
+      e._tag === "CommandFailed"
+        ? e
+        : e._tag === "NodeLockTimeout"
+          ? failed(
+              `another ADD, DEL or GC held the lock of network ${e.network} for ${e.waitedMillis} ms; try again`
+            )
+          : failed(
+              `${e._tag === "RouteTableError" ? "routing table" : "attachment records"}: ${e.operation} failed: ${e.message}`
+            )
     )
   )
 
-/** The kernel's table over rtnetlink (loaded only now) and the records under dataDir. */
+/** The kernel's table over rtnetlink (loaded only now), the records under dataDir and the node lock. */
 const servicesFor = (
   settings: NetworkSettings
 ): Layer.Layer<RouteTable | Attachments, CommandFailed | RouteTableError> => {
   const { adapters } = settings
   const netlink = netlinkRouteTable(adapters)
-  return Layer.mergeAll(netlink, FileAttachments.layer(adapters.dataDir))
+  return Layer.mergeAll(
+    netlink,
+    FileAttachments.layer(adapters.dataDir),
+    AbstractSocketNodeLock.layer({ dataDir: adapters.dataDir })
+  )
 }
 
 /** `routetable-ipam gc`. */

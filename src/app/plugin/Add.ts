@@ -1,11 +1,11 @@
 // ADD: one address from every pool of the network, as the result of the config's cniVersion.
 import * as Effect from "effect/Effect"
-import { CniCode, cniError } from "../../adapters/cni/CniError.ts"
 import type { CniRequest } from "../../adapters/cni/CniRequest.ts"
 import { type CniResult, encodeResult } from "../../adapters/cni/CniResult.ts"
 import { attach } from "../../domain/Attach.ts"
 import type { AttemptOutcome } from "../../domain/Claim.ts"
 import { formatIp } from "../../domain/Ip.ts"
+import { FabricHealth } from "../../domain/FabricHealth.ts"
 import { fabricRefusal } from "./FabricGate.ts"
 
 /** Every claim attempt at debug level: what was tried and why it was kept or let go. */
@@ -18,23 +18,22 @@ const logAttempt = (outcome: AttemptOutcome) =>
   )
 
 /**
- * Ask the fabric first (unhealthy or unreachable: code 11, nothing claimed or written, unless
- * `onUnhealthy` is "proceed"), then attach the owner (requested addresses exactly) and encode the result.
+ * Attach the owner (requested addresses exactly) and encode the result. With `onUnhealthy: "fail"`
+ * (the default) the fabric is asked before every claim and again at every verdict: unhealthy
+ * before a claim is code 11 with nothing kept, a change during the wait is a lost race (DESIGN.md
+ * "Partitions during the wait"). With "proceed" it is asked once and only warned about.
  */
 export const add = (request: CniRequest<"ADD">) =>
   Effect.gen(function* () {
     const { settings, owner } = request
-    const refusal = yield* fabricRefusal(
-      `ADD ${settings.network.name} ${owner.containerId}/${owner.ifname}`,
-      settings.onUnhealthy
-    )
-    if (refusal !== undefined) {
-      return yield* cniError(
-        CniCode.tryAgainLater,
-        `fabric unhealthy: ${refusal.detail}; claims would not reach other nodes, so nothing was allocated; try again later`
-      )
+    const health = yield* FabricHealth
+    if (settings.onUnhealthy === "proceed") {
+      yield* fabricRefusal(`ADD ${settings.network.name} ${owner.containerId}/${owner.ifname}`, "proceed")
     }
-    const assigned = yield* attach(settings.network, owner, request.requested, logAttempt)
+    const assigned = yield* attach(settings.network, owner, request.requested, {
+      observe: logAttempt,
+      ...(settings.onUnhealthy === "fail" ? { fabric: health.check } : {})
+    })
     yield* Effect.logInfo(
       `ADD ${settings.network.name} ${owner.containerId}/${owner.ifname}: ${assigned.map((a) => formatIp(a.address)).join(", ")}`
     )

@@ -3,6 +3,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
+import * as AbstractSocketNodeLock from "../../adapters/AbstractSocketNodeLock.ts"
 import * as FileAttachments from "../../adapters/FileAttachments.ts"
 import * as MemoryAttachments from "../../adapters/MemoryAttachments.ts"
 import * as MemoryRouteTable from "../../adapters/MemoryRouteTable.ts"
@@ -11,6 +12,7 @@ import type { AdapterSettings } from "../../adapters/cni/NetworkSettings.ts"
 import type { FabricHealthSettings } from "../../adapters/cni/IpamKnobs.ts"
 import { Attachments, type AttachmentsError } from "../../domain/Attachments.ts"
 import { FabricHealth, FabricHealthError, type FabricReport } from "../../domain/FabricHealth.ts"
+import { makeInProcessLock, NodeLock } from "../../domain/NodeLock.ts"
 import { RouteTable, RouteTableError } from "../../domain/RouteTable.ts"
 
 /** The services every verb runs against. */
@@ -78,7 +80,7 @@ export const netlinkRouteTable = (settings: RouteTableSettings): Layer.Layer<Rou
     )
   )
 
-/** Production: the kernel's routing table and attachment records under `<dataDir>/<network>/`. */
+/** Production: the kernel's routing table, attachment records under `<dataDir>/<network>/`, the node lock. */
 export const layer: Layer.Layer<PluginAdapters> = Layer.succeed(
   PluginAdapters,
   PluginAdapters.of({
@@ -86,7 +88,8 @@ export const layer: Layer.Layer<PluginAdapters> = Layer.succeed(
       Layer.mergeAll(
         netlinkRouteTable(settings),
         FileAttachments.layer(settings.dataDir),
-        fabricHealthLayer(settings.fabricHealth)
+        fabricHealthLayer(settings.fabricHealth),
+        AbstractSocketNodeLock.layer({ dataDir: settings.dataDir })
       )
   })
 )
@@ -120,7 +123,8 @@ export const makeMemoryNode = (options?: MemoryRouteTable.Options): Effect.Effec
     )
     const services = Context.make(RouteTable, table.table).pipe(
       Context.add(Attachments, store),
-      Context.add(FabricHealth, FabricHealth.of({ check }))
+      Context.add(FabricHealth, FabricHealth.of({ check })),
+      Context.add(NodeLock, makeInProcessLock())
     )
     return {
       adapters: PluginAdapters.of({

@@ -1,0 +1,165 @@
+// Garbage collection of one network on this node: one pure plan, used by CNI GC and the operator's gc alike.
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type { Attachment } from "./Attachments.ts"
+import { Attachments } from "./Attachments.ts"
+import { formatIp, type Ip, keyOf } from "./Ip.ts"
+import type { Network } from "./Network.ts"
+import { withNodeLock } from "./NodeLock.ts"
+import {
+  type Holdings,
+  isNamed,
+  namedBy,
+  ownerKeyOf,
+  readHoldings,
+  releaseOnBehalf,
+  releaseOrphans
+} from "./Ownership.ts"
+import { rangeOf, subnetsOf } from "./Pool.ts"
+import { isOurs, type Route } from "./Route.ts"
+import { RouteTable } from "./RouteTable.ts"
+
+/** Container and interface of an attachment. */
+export interface OwnerRef {
+  readonly containerId: string
+  readonly ifname: string
+}
+
+/** What to collect. */
+export interface CollectionRequest {
+  /**
+   * CNI GC (`cni.dev/valid-attachments`) or `gc --keep`: exactly these owners are valid and every
+   * other record is released. Undefined: keep every complete record of this boot (plain `gc`).
+   */
+  readonly valid?: ReadonlyArray<OwnerRef>
+  /** Records written within this many ms are kept although they would go: an ADD may be in flight. */
+  readonly graceMillis: number
+  /** Plan only; change nothing. */
+  readonly dryRun?: boolean
+}
+
+/** What a collection releases, forgets and keeps. */
+export interface CollectionPlan {
+  /** Records released with every address they name (through the release rule). */
+  readonly release: ReadonlyArray<Attachment>
+  /** Records removed without touching a route: of another boot (their routes died with it), or empty. */
+  readonly forget: ReadonlyArray<Attachment>
+  /** Routes of ours inside the network's ranges that no record (live or quarantined) names. */
+  readonly orphans: ReadonlyArray<Ip>
+  /** Owners kept. */
+  readonly kept: ReadonlyArray<OwnerRef>
+  /** Owners kept only because their record is younger than the grace period. */
+  readonly recent: ReadonlyArray<OwnerRef>
+}
+
+const ownerOf = (record: Attachment): OwnerRef => ({ containerId: record.containerId, ifname: record.ifname })
+
+/**
+ * The plan, from records and routes read under one hold of the node lock. Pure.
+ * Only complete records of this boot survive a plain gc; an empty or pending record (a crashed
+ * ADD) goes once it is older than the grace period; a record of another boot is forgotten.
+ */
+export const planCollection = (
+  network: Network,
+  holdings: Holdings,
+  routes: ReadonlyArray<Route>,
+  request: CollectionRequest,
+  now: number
+): CollectionPlan => {
+  const valid = request.valid === undefined ? undefined : new Set(request.valid.map(ownerKeyOf))
+  const isRecent = (r: Attachment) => r.writtenAt !== undefined && now - r.writtenAt < request.graceMillis
+  const release: Array<Attachment> = []
+  const forget: Array<Attachment> = [...holdings.stale]
+  const kept: Array<OwnerRef> = []
+  const recent: Array<OwnerRef> = []
+  for (const record of holdings.live) {
+    const empty = record.addresses.length === 0 && record.pending.length === 0
+    const listed = valid === undefined ? record.pending.length === 0 && !empty : valid.has(ownerKeyOf(record))
+    if (listed) kept.push(ownerOf(record))
+    else if (isRecent(record)) {
+      kept.push(ownerOf(record))
+      recent.push(ownerOf(record))
+    } else if (empty) forget.push(record)
+    else release.push(record)
+  }
+  const seen = new Set<string>()
+  const orphans: Array<Ip> = []
+  for (const route of routes) {
+    const key = keyOf(route.host)
+    if (!isOurs(route) || seen.has(key) || isNamed(holdings, route.host)) continue
+    if (!network.pools.some((pool) => rangeOf(pool, route.host) !== undefined)) continue
+    seen.add(key)
+    orphans.push(route.host)
+  }
+  return { release, forget, orphans, kept, recent }
+}
+
+/** What a collection did. */
+export interface GcReport {
+  readonly plan: CollectionPlan
+  /** Records released (their routes released through the release rule) and removed. */
+  readonly releasedAttachments: ReadonlyArray<Attachment>
+  /** Records removed without touching a route. */
+  readonly forgotten: ReadonlyArray<Attachment>
+  readonly releasedRoutes: ReadonlyArray<Ip>
+  readonly errors: ReadonlyArray<string>
+}
+
+/**
+ * GC of one network on this node, wholly under the network's node lock: read the records and the
+ * routes, plan, then release each record through the release rule (which reads the records once
+ * more right before each release) and the orphans. Keeps going on errors and reports them.
+ */
+export const collectGarbage = (network: Network, request: CollectionRequest) =>
+  withNodeLock(
+    network.name,
+    Effect.gen(function* () {
+      const store = yield* Attachments
+      const table = yield* RouteTable
+      const errors: Array<string> = []
+      const holdings = yield* readHoldings(network.name)
+      const routes: Array<Route> = []
+      for (const subnet of network.pools.flatMap(subnetsOf)) {
+        const found = yield* table
+          .hostRoutesIn(subnet)
+          .pipe(Effect.catch((e) => Effect.sync(() => errors.push(e.message)).pipe(Effect.as([]))))
+        routes.push(...found)
+      }
+      const plan = planCollection(network, holdings, routes, request, yield* Clock.currentTimeMillis)
+      if (request.dryRun === true || errors.length > 0) {
+        return { plan, releasedAttachments: [], forgotten: [], releasedRoutes: [], errors }
+      }
+      const releasedAttachments: Array<Attachment> = []
+      const forgotten: Array<Attachment> = []
+      const failed = (record: Attachment) => (e: { readonly message: string }) =>
+        Effect.sync(() => errors.push(`${record.containerId}/${record.ifname}: ${e.message}`)).pipe(
+          Effect.as(false)
+        )
+      for (const record of plan.release) {
+        const done = yield* releaseOnBehalf(network.name, record, namedBy(record)).pipe(
+          Effect.andThen(store.remove(record)),
+          Effect.as(true),
+          Effect.catch(failed(record))
+        )
+        if (done) releasedAttachments.push(record)
+      }
+      for (const record of plan.forget) {
+        const done = yield* store.remove(record).pipe(Effect.as(true), Effect.catch(failed(record)))
+        if (done) forgotten.push(record)
+      }
+      const releasedRoutes = yield* releaseOrphans(holdings, plan.orphans).pipe(
+        Effect.catch((e) =>
+          Effect.sync(() => errors.push(e.message)).pipe(Effect.as([] as ReadonlyArray<Ip>))
+        )
+      )
+      return { plan, releasedAttachments, forgotten, releasedRoutes, errors } satisfies GcReport
+    })
+  )
+
+/** One line per released address, for logs. */
+export const describeReport = (report: GcReport): string =>
+  `released ${report.releasedAttachments.length} attachments (` +
+  report.releasedAttachments.map((r) => `${r.containerId}/${r.ifname}`).join(", ") +
+  `), forgot ${report.forgotten.length} records, released ${report.releasedRoutes.length} unexplained routes (` +
+  report.releasedRoutes.map(formatIp).join(", ") +
+  ")"

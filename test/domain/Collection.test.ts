@@ -145,8 +145,8 @@ describe("planCollection", () => {
     const p = planCollection(network, holdings, routes, { graceMillis: 0 }, now)
     assert.deepStrictEqual(p.orphans.map(formatIp), [
       "100.64.0.12",
-      "100.64.0.14",
       "fd00:64::12",
+      "100.64.0.14",
       "fd00:64::99"
     ])
   })

@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type Cidr, contains, type Family, formatIp, type Ip, ip } from "../../domain/Ip.ts"
 import type { Route } from "../../domain/Route.ts"
+import { FabricHealth } from "../../domain/FabricHealth.ts"
 import { HostTaken, RouteTable } from "../../domain/RouteTable.ts"
 import { type DelayDistribution, maxDelayOf, sampleDelay } from "./DelayDistribution.ts"
 import { uniform } from "./SeededHash.ts"
@@ -21,6 +22,19 @@ export interface HiddenPair {
   readonly origin: number
 }
 
+/**
+ * The BGP session between nodes `a` and `b` is down during [from, to): each withdraws the other's
+ * routes at once (as BIRD does on an administrative cease, a hold-timer expiry or a link down) and
+ * learns the other's current routes again a per-message delay after `to`. Both nodes' fabric
+ * health reports unhealthy during the drop, and their epoch changes at `from` and at `to`.
+ */
+export interface SessionDrop {
+  readonly a: number
+  readonly b: number
+  readonly from: number
+  readonly to: number
+}
+
 /** How the fabric behaves. Node indexes run from 0 to nodes - 1. */
 export interface FabricConfig {
   readonly nodes: number
@@ -29,6 +43,7 @@ export interface FabricConfig {
   readonly seed: number
   readonly outages?: ReadonlyArray<Outage>
   readonly hidden?: ReadonlyArray<HiddenPair>
+  readonly drops?: ReadonlyArray<SessionDrop>
 }
 
 /** One claim or release by one node: what other nodes learn, each after its own delay. */
@@ -73,6 +88,8 @@ export interface Fabric {
   readonly announcements: () => number
   /** When every announcement made so far has reached every node that can see it. */
   readonly settledAt: () => number
+  /** Node `index`'s fabric health (session drops, SessionDrop), reading the time from Effect's Clock. */
+  readonly healthOf: (index: number) => FabricHealth["Service"]
 }
 
 /**
@@ -94,6 +111,39 @@ export const makeFabric = (config: FabricConfig): Fabric => {
   }
   let seq = 0
   let settled = 0
+  const drops = config.drops ?? []
+  const pairKey = (x: number, y: number) => (x < y ? x * nodes + y : y * nodes + x)
+  const dropsOf = new Map<number, Array<SessionDrop>>()
+  for (const drop of drops) {
+    const key = pairKey(drop.a, drop.b)
+    const list = dropsOf.get(key) ?? []
+    list.push(drop)
+    dropsOf.set(key, list)
+  }
+  /** The latest end of a drop of `origin`'s sessions: nothing of it settles before that (+ max delay). */
+  const lastDropEnd = new Map<number, number>()
+  for (const drop of drops) {
+    for (const node of [drop.a, drop.b]) lastDropEnd.set(node, Math.max(lastDropEnd.get(node) ?? 0, drop.to))
+  }
+  /**
+   * Whether `observer` cannot see `origin`'s routes at `now` because of a session drop: during it,
+   * and after it until the resync (a per-message delay after its end) brings them back.
+   */
+  const blocked = (observer: number, origin: number, now: number): boolean => {
+    const list = dropsOf.get(pairKey(observer, origin))
+    if (list === undefined) return false
+    for (const [i, drop] of list.entries()) {
+      if (now < drop.from) continue
+      if (now < drop.to) return true
+      const resync = sampleDelay(
+        delay,
+        uniform(seed, 0x5e55 + i, observer * nodes + origin, 3),
+        uniform(seed, 0x5e55 + i, observer * nodes + origin, 4)
+      )
+      if (now < drop.to + resync) return true
+    }
+    return false
+  }
 
   const held = (origin: number, arrival: number): number => {
     const outages = outagesOf.get(origin)
@@ -107,7 +157,11 @@ export const makeFabric = (config: FabricConfig): Fabric => {
       a.origin,
       a.at + sampleDelay(delay, uniform(seed, a.seq, observer, 1), uniform(seed, a.seq, observer, 2))
     )
-  const settleOf = (a: Announcement): number => held(a.origin, a.at + maxDelay)
+  const settleOf = (a: Announcement): number => {
+    const end = lastDropEnd.get(a.origin)
+    const plain = held(a.origin, a.at + maxDelay)
+    return end === undefined ? plain : Math.max(plain, end + maxDelay)
+  }
 
   const keyOf = (host: Ip) => (host.family === 4 ? host.value.toString() : `6:${host.value}`)
 
@@ -120,7 +174,9 @@ export const makeFabric = (config: FabricConfig): Fabric => {
 
   const arrived = (a: Announcement, observer: number, now: number): boolean =>
     a.origin === observer ||
-    (!hidden.has(observer * nodes + a.origin) && (settleOf(a) <= now || arrivalAt(a, observer) <= now))
+    (!hidden.has(observer * nodes + a.origin) &&
+      !blocked(observer, a.origin, now) &&
+      (settleOf(a) <= now || arrivalAt(a, observer) <= now))
 
   /** Origins whose route `observer` sees at `now`: the newest announcement that has arrived decides. */
   const visibleOrigins = (
@@ -261,8 +317,27 @@ export const makeFabric = (config: FabricConfig): Fabric => {
     return owned
   }
 
+  const healthOf = (index: number): FabricHealth["Service"] => {
+    const mine = drops.filter((d) => d.a === index || d.b === index)
+    return FabricHealth.of({
+      check: Effect.map(Clock.currentTimeMillis, (now) => {
+        const down = mine.filter((d) => d.from <= now && now < d.to).length
+        const boundaries = mine.reduce((n, d) => n + (d.from <= now ? 1 : 0) + (d.to <= now ? 1 : 0), 0)
+        const sessions = nodes - 1
+        return {
+          healthy: down === 0,
+          established: sessions - down,
+          required: sessions,
+          detail: `${sessions - down} of ${sessions} sessions established (simulated)`,
+          epoch: String(boundaries)
+        }
+      })
+    })
+  }
+
   return {
     config,
+    healthOf,
     routeTableOf,
     viewOf,
     forEachVisible,

@@ -8,7 +8,7 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as FileAttachments from "../../src/adapters/FileAttachments.ts"
 import { type Attachment, Attachments, AttachmentsError } from "../../src/domain/Attachments.ts"
-import { type Ip, parseIp } from "../../src/domain/Ip.ts"
+import { formatIp, type Ip, parseIp } from "../../src/domain/Ip.ts"
 
 const at = (text: string): Ip => Option.getOrThrow(parseIp(text))
 
@@ -122,44 +122,84 @@ describe("FileAttachments", () => {
     })
   )
 
-  it.effect("list - skips temp files, corrupt and misfiled records, with a warning for each bad record", () =>
+  it.effect(
+    "list - skips temp files; moves corrupt and misfiled records aside with a warning; they stay held",
+    () =>
+      Effect.gen(function* () {
+        const { dataDir, store } = yield* withStore
+        const warnings: Array<string> = []
+        const capture = Logger.make((options) => {
+          if (options.logLevel === "Warn") warnings.push(String(options.message))
+        })
+        yield* store.put(record("good"))
+        const dir = Path.join(dataDir, "pods")
+        yield* io(() => Fs.writeFile(Path.join(dir, "bad@eth0.json"), "{ not json"))
+        yield* io(() =>
+          Fs.writeFile(
+            Path.join(dir, "badip@eth0.json"),
+            JSON.stringify({
+              containerId: "badip",
+              ifname: "eth0",
+              network: "pods",
+              addresses: ["300.1.1.1"],
+              pending: []
+            })
+          )
+        )
+        // a valid record under the wrong name
+        const copied = yield* io(() => Fs.readFile(Path.join(dir, "good@eth0.json"), "utf8"))
+        yield* io(() => Fs.writeFile(Path.join(dir, "elsewhere@eth0.json"), copied))
+        yield* io(() => Fs.writeFile(Path.join(dir, ".tmp-0123456789abcdef"), "{ half writ"))
+        yield* io(() => Fs.writeFile(Path.join(dir, "notes.txt"), "not a record"))
+
+        const listed = yield* store.list("pods").pipe(Effect.provide(Logger.layer([capture])))
+        assert.deepStrictEqual(listed, [record("good")])
+        assert.strictEqual(warnings.length, 3, warnings.join("\n"))
+        assert.isTrue(warnings.some((w) => w.includes("bad@eth0.json") && w.includes("not JSON")))
+        assert.isTrue(warnings.some((w) => w.includes("badip@eth0.json") && w.includes("300.1.1.1")))
+        assert.isTrue(warnings.some((w) => w.includes("elsewhere@eth0.json")))
+        assert.isTrue(warnings.every((w) => w.includes("moved corrupt attachment record")))
+
+        // moved aside: never read as records again, but reported with what can still be read of them
+        assert.strictEqual(yield* store.get(key("bad")), undefined)
+        const names = yield* io(() => Fs.readdir(dir))
+        assert.isFalse(names.includes("bad@eth0.json"))
+        const quarantined = yield* store.quarantined("pods")
+        assert.strictEqual(quarantined.length, 3)
+        const elsewhere = quarantined.find((q) => q.name.startsWith(".corrupt.elsewhere@eth0.json."))
+        assert.isDefined(elsewhere)
+        assert.deepStrictEqual(elsewhere!.addresses.map(formatIp), ["100.64.0.5", "fd00::5", "100.64.0.6"])
+        assert.include(
+          quarantined.find((q) => q.name.startsWith(".corrupt.bad@eth0.json."))!.reason,
+          "not JSON"
+        )
+      })
+  )
+
+  it.effect("get - a corrupt record is moved aside and reads as absent (DEL of its owner succeeds)", () =>
     Effect.gen(function* () {
       const { dataDir, store } = yield* withStore
-      const warnings: Array<string> = []
-      const capture = Logger.make((options) => {
-        if (options.logLevel === "Warn") warnings.push(String(options.message))
-      })
       yield* store.put(record("good"))
-      const dir = Path.join(dataDir, "pods")
-      yield* io(() => Fs.writeFile(Path.join(dir, "bad@eth0.json"), "{ not json"))
-      yield* io(() =>
-        Fs.writeFile(
-          Path.join(dir, "badip@eth0.json"),
-          JSON.stringify({
-            containerId: "badip",
-            ifname: "eth0",
-            network: "pods",
-            addresses: ["300.1.1.1"],
-            pending: []
-          })
-        )
-      )
-      // a valid record under the wrong name
-      const copied = yield* io(() => Fs.readFile(Path.join(dir, "good@eth0.json"), "utf8"))
-      yield* io(() => Fs.writeFile(Path.join(dir, "elsewhere@eth0.json"), copied))
-      yield* io(() => Fs.writeFile(Path.join(dir, ".tmp-0123456789abcdef"), "{ half writ"))
-      yield* io(() => Fs.writeFile(Path.join(dir, "notes.txt"), "not a record"))
+      const file = Path.join(dataDir, "pods", "good@eth0.json")
+      const text = yield* io(() => Fs.readFile(file, "utf8"))
+      yield* io(() => Fs.writeFile(file, text.slice(0, text.length - 20)))
+      assert.strictEqual(yield* store.get(key("good")), undefined)
+      const quarantined = yield* store.quarantined("pods")
+      assert.strictEqual(quarantined.length, 1)
+      assert.deepStrictEqual(quarantined[0]!.addresses.map(formatIp), ["100.64.0.5", "fd00::5"])
+      assert.deepStrictEqual(yield* store.list("pods"), [])
+    })
+  )
 
-      const listed = yield* store.list("pods").pipe(Effect.provide(Logger.layer([capture])))
-      assert.deepStrictEqual(listed, [record("good")])
-      assert.strictEqual(warnings.length, 3, warnings.join("\n"))
-      assert.isTrue(warnings.some((w) => w.includes("bad@eth0.json") && w.includes("not JSON")))
-      assert.isTrue(warnings.some((w) => w.includes("badip@eth0.json") && w.includes("300.1.1.1")))
-      assert.isTrue(warnings.some((w) => w.includes("elsewhere@eth0.json")))
-
-      const corrupt = yield* Effect.flip(store.get(key("bad")))
-      assert.strictEqual(corrupt.operation, "get")
-      assert.include(corrupt.message, "corrupt record")
+  it.effect("records carry this boot's id and when they were written", () =>
+    Effect.gen(function* () {
+      const { store } = yield* withStore
+      const boot = yield* store.boot
+      assert.match(boot, /^[0-9a-f-]{36}$|^unknown$/)
+      yield* store.put({ ...record("good"), boot, writtenAt: 1234 })
+      const back = yield* store.get(key("good"))
+      assert.strictEqual(back?.boot, boot)
+      assert.strictEqual(back?.writtenAt, 1234)
     })
   )
 

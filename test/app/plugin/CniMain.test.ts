@@ -273,22 +273,24 @@ describe("cniMain", () => {
       )
     }
 
-    it.effect("without a record, prevResult addresses are released (a hint), other owners' are not", () =>
-      Effect.gen(function* () {
-        const node = yield* makeMemoryNode()
-        const conf = netConf("1.0.0")
-        const added = yield* runCni(node, baseEnv("ADD", "owner"), conf)
-        const owned = (singleJson(added.stdout).ips as Array<{ address: string }>)[0]!.address
-        yield* node.routes.addOther({ host: at("100.64.0.77"), protocol: 192 })
-        const prev = netConf(
-          "1.0.0",
-          {},
-          { prevResult: { cniVersion: "1.0.0", ips: [{ address: "100.64.0.77/24" }, { address: owned }] } }
-        )
-        const out = yield* runCni(node, baseEnv("DEL", "gone"), prev)
-        assert.strictEqual(out.status, 0, out.stdout)
-        assert.deepStrictEqual(yield* routesOf(node), [`${owned.split("/")[0]}/ours`])
-      })
+    it.effect(
+      "without a record nothing is released: not prevResult's addresses, not another owner's (GC collects orphans)",
+      () =>
+        Effect.gen(function* () {
+          const node = yield* makeMemoryNode()
+          const conf = netConf("1.0.0")
+          const added = yield* runCni(node, baseEnv("ADD", "owner"), conf)
+          const owned = (singleJson(added.stdout).ips as Array<{ address: string }>)[0]!.address
+          yield* node.routes.addOther({ host: at("100.64.0.77"), protocol: 192 })
+          const prev = netConf(
+            "1.0.0",
+            {},
+            { prevResult: { cniVersion: "1.0.0", ips: [{ address: "100.64.0.77/24" }, { address: owned }] } }
+          )
+          const out = yield* runCni(node, baseEnv("DEL", "gone"), prev)
+          assert.strictEqual(out.status, 0, out.stdout)
+          assert.sameMembers(yield* routesOf(node), [`${owned.split("/")[0]}/ours`, "100.64.0.77/ours"])
+        })
     )
   })
 

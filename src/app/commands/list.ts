@@ -7,7 +7,7 @@ import * as Option from "effect/Option"
 import * as FileAttachments from "../../adapters/FileAttachments.ts"
 import { netlinkRouteTable } from "../plugin/PluginAdapters.ts"
 import { knobDefaults, parseRouteProtocol, parseTable } from "../../adapters/cni/IpamKnobs.ts"
-import type { Attachment } from "../../domain/Attachments.ts"
+import type { Attachment, QuarantinedRecord } from "../../domain/Attachments.ts"
 import { type Cidr, formatCidr, parseCidr } from "../../domain/Ip.ts"
 import { subnetsOf } from "../../domain/Pool.ts"
 import { RouteTable } from "../../domain/RouteTable.ts"
@@ -174,7 +174,16 @@ const configTarget = (flags: Flags, file: string): Effect.Effect<ListTarget, Com
   })
 
 /** Owner records of the target's networks (every directory under dataDir when none is named). */
-const readRecords = (target: ListTarget): Effect.Effect<ReadonlyArray<Attachment>, CommandFailed> =>
+const readRecords = (
+  target: ListTarget
+): Effect.Effect<
+  {
+    readonly records: ReadonlyArray<Attachment>
+    readonly quarantined: ReadonlyArray<QuarantinedRecord>
+    readonly boot: string
+  },
+  CommandFailed
+> =>
   Effect.gen(function* () {
     const store = FileAttachments.make(target.dataDir)
     const networks =
@@ -188,14 +197,14 @@ const readRecords = (target: ListTarget): Effect.Effect<ReadonlyArray<Attachment
         }
       }))
     const records: Array<Attachment> = []
+    const quarantined: Array<QuarantinedRecord> = []
+    const failure = (e: { readonly operation: string; readonly message: string }) =>
+      failed(`attachment records: ${e.operation} failed: ${e.message}`)
     for (const network of networks) {
-      records.push(
-        ...(yield* store
-          .list(network)
-          .pipe(Effect.mapError((e) => failed(`attachment records: ${e.operation} failed: ${e.message}`))))
-      )
+      records.push(...(yield* store.list(network).pipe(Effect.mapError(failure))))
+      quarantined.push(...(yield* store.quarantined(network).pipe(Effect.mapError(failure))))
     }
-    return records
+    return { records, quarantined, boot: yield* store.boot.pipe(Effect.mapError(failure)) }
   })
 
 /** Interface names of this network namespace by index (empty when they cannot be read). */
@@ -230,9 +239,9 @@ const list = (target: ListTarget, json: boolean): Effect.Effect<void, CommandFai
       Effect.provide(netlinkRouteTable(target)),
       Effect.mapError((e) => failed(`routing table: ${e.operation} failed: ${e.message}`))
     )
-    const records = yield* readRecords(target)
+    const stored = yield* readRecords(target)
     const names = yield* readDeviceNames
-    const listing = listClaims({ ...target, routes, records })
+    const listing = listClaims({ ...target, routes, ...stored })
     yield* Console.log(json ? JSON.stringify(listingToJson(listing, names)) : formatTable(listing, names))
   })
 

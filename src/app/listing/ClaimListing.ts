@@ -1,5 +1,6 @@
 // Claims of a network as this node's table shows them, grouped by address with owners and problems; as text or JSON.
-import type { Attachment } from "../../domain/Attachments.ts"
+import type { Attachment, QuarantinedRecord } from "../../domain/Attachments.ts"
+import { isStale } from "../../domain/Ownership.ts"
 import { type Cidr, compare, contains, formatCidr, formatIp, type Ip, keyOf } from "../../domain/Ip.ts"
 import { isOurs, type Route } from "../../domain/Route.ts"
 
@@ -10,15 +11,22 @@ export interface ClaimOwner {
   readonly ifname: string
   /** Listed as pending: an ADD was in progress (or died) when the record was written. */
   readonly pending: boolean
+  /**
+   * "stale": the record was written before this node's last reboot (it explains no route now);
+   * "corrupt": the record could not be read and was moved aside (the address stays held).
+   */
+  readonly state?: "stale" | "corrupt"
 }
 
 /**
  * What is wrong with an address:
  * - conflict: more than one route to it (two nodes claim it, or a route of another kind as well);
  * - orphan: a route of ours that no owner record explains (GC releases it);
- * - missing: an owner record names it but our route is gone.
+ * - missing: an owner record names it but our route is gone;
+ * - stale: only a record of before the last reboot names it (DEL or gc forgets that record);
+ * - corrupt: a record moved aside as corrupt names it (held until an operator removes the file).
  */
-export type ClaimProblem = "conflict" | "orphan" | "missing"
+export type ClaimProblem = "conflict" | "orphan" | "missing" | "stale" | "corrupt"
 
 /** One address: every route to it, its owner on this node, and what is wrong. */
 export interface Claim {
@@ -37,6 +45,8 @@ export interface ClaimSummary {
   readonly conflicts: number
   readonly orphans: number
   readonly missing: number
+  readonly stale: number
+  readonly corrupt: number
 }
 
 /** What `list` shows for one network (or a set of pools). */
@@ -60,6 +70,9 @@ export interface ListingInput {
   readonly metric: number
   readonly routes: ReadonlyArray<Route>
   readonly records: ReadonlyArray<Attachment>
+  /** This node's boot: records of another one are stale. Undefined: none is. */
+  readonly boot?: string
+  readonly quarantined?: ReadonlyArray<QuarantinedRecord>
 }
 
 /**
@@ -90,12 +103,27 @@ export const listClaims = (input: ListingInput): ClaimListing => {
     byAddress.set(key, entry)
   }
   const owners = new Map<string, ClaimOwner>()
-  for (const record of input.records) {
+  const live = input.records.filter((r) => input.boot === undefined || !isStale(r, input.boot))
+  const stale = input.records.filter((r) => input.boot !== undefined && isStale(r, input.boot))
+  const corrupt: Array<Attachment> = (input.quarantined ?? []).map((q) => {
+    const [containerId = q.name, ifname = "?"] = q.name
+      .replace(/^\.corrupt\./, "")
+      .replace(/\.json\.\d+$/, "")
+      .split("@")
+    return { network: q.network, containerId, ifname, addresses: q.addresses, pending: [] }
+  })
+  const ordered: ReadonlyArray<readonly [Attachment, ClaimOwner["state"]]> = [
+    ...stale.map((r) => [r, "stale"] as const),
+    ...corrupt.map((r) => [r, "corrupt"] as const),
+    ...live.map((r) => [r, undefined] as const)
+  ]
+  for (const [record, state] of ordered) {
     const owner = (pending: boolean): ClaimOwner => ({
       network: record.network,
       containerId: record.containerId,
       ifname: record.ifname,
-      pending
+      pending,
+      ...(state === undefined ? {} : { state })
     })
     for (const address of record.addresses) if (inside(address)) owners.set(keyOf(address), owner(false))
     for (const address of record.pending) {
@@ -115,7 +143,8 @@ export const listClaims = (input: ListingInput): ClaimListing => {
       const problems: Array<ClaimProblem> = []
       if (routes.length > 1) problems.push("conflict")
       if (ours && owner === undefined) problems.push("orphan")
-      if (!ours && owner !== undefined) problems.push("missing")
+      if (!ours && owner !== undefined && owner.state === undefined) problems.push("missing")
+      if (owner?.state !== undefined) problems.push(owner.state)
       const sorted = [...routes].sort((a, b) => (isOurs(a) === isOurs(b) ? 0 : isOurs(a) ? -1 : 1))
       return { address, routes: sorted, owner, problems }
     })
@@ -134,7 +163,9 @@ export const listClaims = (input: ListingInput): ClaimListing => {
       learned: routes.filter((r) => !isOurs(r)).length,
       conflicts: count("conflict"),
       orphans: count("orphan"),
-      missing: count("missing")
+      missing: count("missing"),
+      stale: count("stale"),
+      corrupt: count("corrupt")
     }
   }
 }
@@ -147,15 +178,17 @@ const deviceOf = (route: Route, names: DeviceNames): string | number | null =>
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
 
-/** "3 ours, 1 learned, 1 conflict, 0 orphans, 0 missing". */
+/** "3 ours, 1 learned, 1 conflict, 0 orphans, 0 missing" (", 1 stale, 1 corrupt" when there are). */
 export const formatSummary = (summary: ClaimSummary): string =>
   `${summary.ours} ours, ${summary.learned} learned, ${plural(summary.conflicts, "conflict")}, ` +
-  `${plural(summary.orphans, "orphan")}, ${summary.missing} missing`
+  `${plural(summary.orphans, "orphan")}, ${summary.missing} missing` +
+  (summary.stale > 0 ? `, ${summary.stale} stale` : "") +
+  (summary.corrupt > 0 ? `, ${summary.corrupt} corrupt` : "")
 
 const ownerText = (owner: ClaimOwner | undefined, showNetwork: boolean): string =>
   owner === undefined
     ? "-"
-    : `${showNetwork ? `${owner.network}/` : ""}${owner.containerId}/${owner.ifname}${owner.pending ? " (pending)" : ""}`
+    : `${showNetwork ? `${owner.network}/` : ""}${owner.containerId}/${owner.ifname}${owner.pending ? " (pending)" : ""}${owner.state === undefined ? "" : ` (${owner.state})`}`
 
 /**
  * The readable form: a header naming the network and what "ours" means, one aligned row per

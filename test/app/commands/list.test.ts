@@ -100,7 +100,52 @@ describe("list", () => {
           ["fd00:64::2e", ["ours"], "c2", []]
         ]
       )
-      assert.deepStrictEqual(listing.summary, { ours: 4, learned: 2, conflicts: 1, orphans: 1, missing: 1 })
+      assert.deepStrictEqual(listing.summary, {
+        ours: 4,
+        learned: 2,
+        conflicts: 1,
+        orphans: 1,
+        missing: 1,
+        stale: 0,
+        corrupt: 0
+      })
+    })
+
+    it("records of before the last reboot show as stale, records moved aside as corrupt; a live owner wins", () => {
+      const listing = listClaims({
+        ...input(
+          [ours("100.64.0.5"), ours("100.64.0.6")],
+          [
+            { ...record("old", ["100.64.0.5", "100.64.0.7"]), boot: "b1" },
+            { ...record("new", ["100.64.0.5"]), boot: "b2" }
+          ]
+        ),
+        boot: "b2",
+        quarantined: [
+          {
+            network: "pods",
+            name: ".corrupt.bad@eth0.json.1700000000000",
+            reason: "not JSON",
+            addresses: [at("100.64.0.6")]
+          }
+        ]
+      })
+      assert.deepStrictEqual(
+        listing.claims.map((c) => [
+          formatIp(c.address),
+          c.owner?.containerId,
+          c.owner?.state ?? null,
+          c.problems
+        ]),
+        [
+          ["100.64.0.5", "new", null, []],
+          ["100.64.0.6", "bad", "corrupt", ["corrupt"]],
+          ["100.64.0.7", "old", "stale", ["stale"]]
+        ]
+      )
+      assert.strictEqual(listing.summary.stale, 1)
+      assert.strictEqual(listing.summary.corrupt, 1)
+      assert.include(formatTable(listing, names), "bad/eth0 (corrupt)")
     })
 
     it("a pending address with our route is owned (pending), one without is missing; duplicates count once", () => {
@@ -114,7 +159,15 @@ describe("list", () => {
           ["fd00:64::5", 0, true, ["missing"]]
         ]
       )
-      assert.deepStrictEqual(listing.summary, { ours: 1, learned: 0, conflicts: 0, orphans: 0, missing: 1 })
+      assert.deepStrictEqual(listing.summary, {
+        ours: 1,
+        learned: 0,
+        conflicts: 0,
+        orphans: 0,
+        missing: 1,
+        stale: 0,
+        corrupt: 0
+      })
     })
 
     it("two learned routes to one address (two other nodes) are a conflict without owner", () => {
@@ -154,7 +207,7 @@ describe("list", () => {
       assert.include(text, "#1")
       assert.include(formatTable(listClaims(input([], [])), names), "no host routes in these subnets")
       assert.strictEqual(
-        formatSummary({ ours: 0, learned: 0, conflicts: 2, orphans: 0, missing: 0 }),
+        formatSummary({ ours: 0, learned: 0, conflicts: 2, orphans: 0, missing: 0, stale: 0, corrupt: 0 }),
         "0 ours, 0 learned, 2 conflicts, 0 orphans, 0 missing"
       )
     })
@@ -180,7 +233,9 @@ describe("list", () => {
         learned: 2,
         conflicts: 1,
         orphans: 1,
-        missing: 1
+        missing: 1,
+        stale: 0,
+        corrupt: 0
       })
     })
   })

@@ -1,5 +1,5 @@
 // `routetable-ipam gc` (built) in a private namespace: orphans and crashed ADDs go, everything else stays.
-import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { assert, beforeAll, it } from "@effect/vitest"
@@ -59,6 +59,7 @@ interface GcJson {
       readonly pending: ReadonlyArray<string>
     }>
     readonly routes: ReadonlyArray<string>
+    readonly forgotten: ReadonlyArray<{ readonly containerId: string; readonly ifname: string }>
   }
   readonly kept: ReadonlyArray<{ readonly containerId: string; readonly ifname: string }>
   readonly recent: ReadonlyArray<{ readonly containerId: string; readonly ifname: string }>
@@ -108,15 +109,13 @@ const setUp = async (sandbox: Sandbox, netDir: string) => {
   const crashedFile = path.join(dataDir, "pods", "crashed@eth0.json")
   writeFileSync(
     crashedFile,
-    `${JSON.stringify({ containerId: "crashed", ifname: "eth0", network: "pods", addresses: [], pending: ["100.64.0.77", "fd00:64::77"] })}\n`
+    `${JSON.stringify({ containerId: "crashed", ifname: "eth0", network: "pods", addresses: [], pending: ["100.64.0.77", "fd00:64::77"], writtenAt: Date.now() - 600_000 })}\n`
   )
-  const tenMinutesAgo = new Date(Date.now() - 600_000)
-  utimesSync(crashedFile, tenMinutesAgo, tenMinutesAgo)
   // an ADD in progress right now (its record was just written): gc must leave it alone
   await route("100.64.0.78", ...ours)
   writeFileSync(
     path.join(dataDir, "pods", "adding@eth0.json"),
-    `${JSON.stringify({ containerId: "adding", ifname: "eth0", network: "pods", addresses: [], pending: ["100.64.0.78"] })}\n`
+    `${JSON.stringify({ containerId: "adding", ifname: "eth0", network: "pods", addresses: [], pending: ["100.64.0.78"], writtenAt: Date.now() })}\n`
   )
   // another protocol in the range, and an orphan of ours in the other network
   await route("100.64.0.98", "proto", "12", "metric", "32")
@@ -163,7 +162,8 @@ suite("routetable-ipam gc (built) on a real kernel", () => {
         attachments: [
           { containerId: "crashed", ifname: "eth0", addresses: [], pending: ["100.64.0.77", "fd00:64::77"] }
         ],
-        routes: ["100.64.0.99"]
+        routes: ["100.64.0.99"],
+        forgotten: []
       })
       assert.deepStrictEqual(planned.recent, [{ containerId: "adding", ifname: "eth0" }])
 

@@ -157,7 +157,15 @@ suite("routetable-ipam list (built) on a real kernel", () => {
         [["learned", "198.18.0.2", 12, 32, "up0"]]
       )
       assert.deepStrictEqual(byAddress.get(orphan)!.problems, ["orphan"])
-      assert.deepStrictEqual(listed.summary, { ours: 5, learned: 2, conflicts: 1, orphans: 1, missing: 0 })
+      assert.deepStrictEqual(listed.summary, {
+        ours: 5,
+        learned: 2,
+        conflicts: 1,
+        orphans: 1,
+        missing: 0,
+        stale: 0,
+        corrupt: 0
+      })
 
       // the readable table: a row per route and the summary line
       const table = await list(sandbox, ["--config", configFile])
@@ -175,7 +183,15 @@ suite("routetable-ipam list (built) on a real kernel", () => {
       ) as Listed
       assert.isNull(pooled.network)
       assert.strictEqual(pooled.claims.find((c) => c.address === elsewhere)?.owner?.network, "other")
-      assert.deepStrictEqual(pooled.summary, { ours: 4, learned: 2, conflicts: 1, orphans: 1, missing: 0 })
+      assert.deepStrictEqual(pooled.summary, {
+        ours: 4,
+        learned: 2,
+        conflicts: 1,
+        orphans: 1,
+        missing: 0,
+        stale: 0,
+        corrupt: 0
+      })
     })
   )
 

@@ -219,6 +219,35 @@ describe("Attach", () => {
     }).pipe(Effect.provide(adapters))
   )
 
+  it.effect(
+    "per-address network (vxlan-cni): two ADDs of one owner hold both; each DEL releases the one it names",
+    () =>
+      Effect.gen(function* () {
+        const legacy: Network = { ...network(pool("100.64.0.0/24")), perAddress: true }
+        const vx = { containerId: "vx", ifname: "eth0" }
+        const gateway = yield* run(attach(legacy, vx, [addr("100.64.0.1")]))
+        assert.isTrue(Exit.isSuccess(gateway))
+        const container = yield* run(attach(legacy, vx, []))
+        assert.isTrue(Exit.isSuccess(container))
+        const mine = Exit.isSuccess(container) ? formatIp(container.value[0]!.address) : ""
+        assert.notStrictEqual(mine, "100.64.0.1")
+        assert.sameMembers(yield* oursNow, ["100.64.0.1", mine], "the second ADD keeps the first address")
+        // a repeated ADD of the gateway returns it without claiming anything
+        const again = yield* run(attach(legacy, vx, [addr("100.64.0.1")]))
+        assert.deepStrictEqual(
+          Exit.map(again, (a) => a.map((x) => formatIp(x.address))),
+          Exit.succeed(["100.64.0.1"])
+        )
+        assert.sameMembers(yield* oursNow, ["100.64.0.1", mine])
+        yield* detach(legacy, vx, [addr(mine)])
+        assert.deepStrictEqual(yield* oursNow, ["100.64.0.1"], "DEL releases exactly the address it names")
+        assert.strictEqual((yield* recordsNow).length, 1)
+        yield* detach(legacy, vx, [addr("100.64.0.1")])
+        assert.deepStrictEqual(yield* oursNow, [])
+        assert.deepStrictEqual(yield* recordsNow, [])
+      }).pipe(Effect.provide(adapters))
+  )
+
   it.effect("32 concurrent attachments on one node get 32 distinct addresses", () =>
     Effect.gen(function* () {
       const v4 = network(pool("100.64.0.0/26"))

@@ -11,8 +11,12 @@ export * as ContainerId from "./domain/ContainerId.ts"
 export * as ClaimPolicy from "./domain/ClaimPolicy.ts"
 /** The claim protocol for one address: pick, claim, wait W, verify (`claimAddress`). */
 export * as Claim from "./domain/Claim.ts"
-/** Attachment lifecycles over the ports: `attach`, `detach`, `checkAttachment`, `collectGarbage`, `poolStatus`. */
+/** Attachment lifecycles over the ports: `attach`, `detach`, `checkAttachment`, `poolStatus`. */
 export * as Attach from "./domain/Attach.ts"
+/** Garbage collection: the pure plan (`planCollection`) and `collectGarbage` under the node lock. */
+export * as Collection from "./domain/Collection.ts"
+/** The one release rule (`releaseOnBehalf`), who names which address (`readHoldings`), boot staleness. */
+export * as Ownership from "./domain/Ownership.ts"
 /** A host route as a node's table shows it (`Route`, `isOurs`). */
 export * as Route from "./domain/Route.ts"
 
@@ -20,8 +24,21 @@ export type { Network } from "./domain/Network.ts"
 
 // Ports: Context.Services an application provides as layers (./netlink for production, ./testing in memory).
 export { HostTaken, RouteTable, RouteTableError } from "./domain/RouteTable.ts"
-export { type Attachment, type AttachmentKey, Attachments, AttachmentsError } from "./domain/Attachments.ts"
+export {
+  type Attachment,
+  type AttachmentKey,
+  Attachments,
+  AttachmentsError,
+  type QuarantinedRecord
+} from "./domain/Attachments.ts"
 export { FabricHealth, FabricHealthError, type FabricReport } from "./domain/FabricHealth.ts"
+export {
+  makeInProcessLock,
+  NodeLock,
+  type NodeLockService,
+  NodeLockTimeout,
+  withNodeLock
+} from "./domain/NodeLock.ts"
 
 // The domain's typed failures.
 export {
@@ -30,6 +47,7 @@ export {
   AttachmentInvalid,
   AttachmentUnknown,
   AttemptsExhausted,
+  FabricUnhealthy,
   PoolExhausted
 } from "./domain/AllocationError.ts"
 export { InvalidPool } from "./domain/Pool.ts"

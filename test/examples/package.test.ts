@@ -148,7 +148,10 @@ describe("the library package (dist/lib)", () => {
       "Attach",
       "RouteTable",
       "Attachments",
-      "FabricHealth"
+      "FabricHealth",
+      "Collection",
+      "Ownership",
+      "NodeLock"
     ])
       assert.include(report.keys, key)
     for (const key of [
@@ -172,7 +175,7 @@ describe("the library package (dist/lib)", () => {
 
   it('"routetable-ipam/netlink": the kernel adapter, which does load netlink and its addon', () => {
     const report = importInApp("routetable-ipam/netlink")
-    for (const key of ["NetlinkRouteTable", "FileAttachments", "BirdFabricHealth"])
+    for (const key of ["NetlinkRouteTable", "FileAttachments", "BirdFabricHealth", "AbstractSocketNodeLock"])
       assert.include(report.keys, key)
     assert.isTrue(loadsNetlink(report), JSON.stringify(report))
   })

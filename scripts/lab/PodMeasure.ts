@@ -23,6 +23,10 @@ export interface PodNetworkReport {
   readonly firstReplyRttMs: Spread
   /** How many of those pings had their very first echo request answered. */
   readonly firstRequestAnswered: number
+  /** Pings to an address that an earlier pod of this run held (on any node). */
+  readonly toReusedAddress: number
+  /** Pings with no reply at all in 2 s: the address, and the node that held it earlier in this run, if one did. */
+  readonly unanswered: ReadonlyArray<{ readonly address: string; readonly heldEarlierOn: string | undefined }>
   /** Our route inserted on the hosting node -> BIRD's route in the farthest node's kernel, per family. */
   readonly propagationToFarthestMs: Readonly<Record<string, Spread>>
 }
@@ -96,6 +100,9 @@ export const measurePodNetwork = async (network: PodNetwork, samples = 10): Prom
   const replies: Array<number> = []
   const rtts: Array<number> = []
   let firstAnswered = 0
+  const unanswered: Array<{ readonly address: string; readonly heldEarlierOn: string | undefined }> = []
+  const heldBefore = new Map<string, string>()
+  let toReused = 0
   const propagation: Record<string, Array<number>> = {}
   try {
     for (let sample = 0; sample < samples; sample++) {
@@ -110,11 +117,15 @@ export const measurePodNetwork = async (network: PodNetwork, samples = 10): Prom
         targets.flatMap(({ address }) =>
           pingers
             .filter((pinger) => pinger !== undefined && pinger.node !== pod.node)
-            .map((pinger) => firstReply(pinger!, address))
+            .map(async (pinger) => ({ address, answer: await firstReply(pinger!, address) }))
         )
       )
-      for (const answer of answers) {
-        if (answer === undefined) continue
+      for (const { address, answer } of answers) {
+        if (heldBefore.has(address)) toReused++
+        if (answer === undefined) {
+          unanswered.push({ address, heldEarlierOn: heldBefore.get(address) })
+          continue
+        }
         replies.push(answer.atMs - pod.added.endedAtMs)
         rtts.push(answer.rttMs)
         if (answer.seq === 1) firstAnswered++
@@ -143,6 +154,7 @@ export const measurePodNetwork = async (network: PodNetwork, samples = 10): Prom
           (farthest - claimed.atMicros) / 1000
         ]
       }
+      for (const { address } of targets) heldBefore.set(address, pod.node.name)
       await network.deletePod(pod)
     }
   } finally {
@@ -155,6 +167,8 @@ export const measurePodNetwork = async (network: PodNetwork, samples = 10): Prom
     firstReplyAfterAddMs: spread(replies),
     firstReplyRttMs: spread(rtts),
     firstRequestAnswered: firstAnswered,
+    toReusedAddress: toReused,
+    unanswered,
     propagationToFarthestMs: Object.fromEntries(
       Object.entries(propagation).map(([key, values]) => [key, spread(values)])
     )

@@ -130,13 +130,23 @@ const batch = (netns: string, lines: ReadonlyArray<string>) =>
  * packet may come back on another interface than the one its source is routed through.
  */
 /**
+ * A fixed MAC for a node's bridge. Without one, Linux gives a bridge the lowest MAC of its ports and
+ * changes it when that port goes: deleting the pod whose veth lent its MAC changes the gateway's MAC
+ * under every other pod of the node, whose caches then point nowhere until they expire.
+ */
+const bridgeMac = (node: LabNode, topology: Topology): string => {
+  const number = Number(node.name.slice(1))
+  return `02:72:74:${topology === "routed" ? "01" : "02"}:00:${number.toString(16).padStart(2, "0")}`
+}
+
+/**
  * The routed IPv6 pods' next hop for the rest of their subnet: a link-local address of the bridge.
  * A global gateway inside the subnet would not do: once a half of the subnet is routed via it, the
  * kernel no longer finds it on-link and refuses the other half ("no route to host").
  */
 export const linkLocalGateway = "fe80::1"
 
-const prepareRoutedNode = async (node: LabNode, bridge: string): Promise<void> => {
+const prepareRoutedNode = async (node: LabNode, bridge: string, topology: Topology): Promise<void> => {
   await sysctl(node, [
     "net.ipv4.ip_forward=1",
     "net.ipv6.conf.all.forwarding=1",
@@ -144,7 +154,7 @@ const prepareRoutedNode = async (node: LabNode, bridge: string): Promise<void> =
     "net.ipv4.conf.default.rp_filter=0"
   ])
   await batch(node.netns, [
-    `link add ${bridge} type bridge`,
+    `link add ${bridge} address ${bridgeMac(node, topology)} type bridge`,
     `link set ${bridge} up`,
     `addr add ${linkLocalGateway}/64 dev ${bridge}`
   ])
@@ -156,9 +166,14 @@ const prepareRoutedNode = async (node: LabNode, bridge: string): Promise<void> =
  * unknown frames are copied to every other node (one all-zero FDB entry per peer), and the bridge
  * learns where each pod's MAC lives from the frames that arrive.
  */
-const prepareOverlayNode = async (node: LabNode, peers: ReadonlyArray<LabNode>, bridge: string) => {
+const prepareOverlayNode = async (
+  node: LabNode,
+  peers: ReadonlyArray<LabNode>,
+  bridge: string,
+  topology: Topology
+) => {
   await batch(node.netns, [
-    `link add ${bridge} type bridge`,
+    `link add ${bridge} address ${bridgeMac(node, topology)} type bridge`,
     `link add ${vxlanDevice} type vxlan id ${vxlanId} local ${node.address} dev eth0 dstport 4789`,
     `link set ${vxlanDevice} master ${bridge}`,
     `link set ${vxlanDevice} up`,
@@ -198,12 +213,13 @@ export const attachPodNetwork = async (lab: Lab, options: PodNetworkOptions): Pr
   }
   const binDir = writeIpamWrapper(join(lab.dir, "cni-bin"), options.ipamProgram)
   for (const node of lab.nodes) {
-    if (topology === "routed") await prepareRoutedNode(node, bridge)
+    if (topology === "routed") await prepareRoutedNode(node, bridge, topology)
     else
       await prepareOverlayNode(
         node,
         lab.nodes.filter((peer) => peer !== node),
-        bridge
+        bridge,
+        topology
       )
   }
 
@@ -297,6 +313,21 @@ export const attachPodNetwork = async (lab: Lab, options: PodNetworkOptions): Pr
     )
     if (deleted.code !== 0) throw new Error(`DEL of ${pod.name} failed: ${describeCni(deleted)}`)
     await deleteNamespace(pod.netns)
+    // The node forgets the pod's MAC: a pod that gets the address here later has another MAC and
+    // announces nothing (the bridge plugin sends no gratuitous ARP), so the old entry would send its
+    // traffic nowhere until it expired.
+    for (const address of pod.addresses) {
+      await runChecked("ip", [
+        "-n",
+        pod.node.netns,
+        "neigh",
+        "flush",
+        "to",
+        address.slice(0, address.indexOf("/")),
+        "dev",
+        bridge
+      ])
+    }
     const at = live.indexOf(pod)
     if (at !== -1) live.splice(at, 1)
     return deleted

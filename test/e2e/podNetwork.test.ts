@@ -170,6 +170,25 @@ const podSuite = (topology: Topology) =>
         await Promise.all(
           addresses.map((address) => assertUnreachable(pinger, address, "stale neighbour cache"))
         )
+        return
+      }
+      // Routed: freed and reused on the same node, by a pod with another MAC. The node's bridge keeps
+      // its MAC (fixed) and forgot the old pod's at DEL, so nothing cached anywhere is stale.
+      const bridgeMac = async () =>
+        (await moved.node.exec("cat", [`/sys/class/net/${n.bridge}/address`])).stdout
+      const macBefore = await bridgeMac()
+      await n.deletePod(moved)
+      assert.strictEqual(await bridgeMac(), macBefore, "the bridge's MAC changed when a port went")
+      const again = await n.addPod(2, { requested: addresses })
+      assert.notStrictEqual(again.mac, moved.mac)
+      for (const address of addresses) {
+        assert.deepStrictEqual(
+          await routesTo(n, address),
+          heldOn(n, again),
+          `${address} back on the same node`
+        )
+        for (const from of [pinger, base[1]!, base[2]!])
+          await assertReaches(from, address, "reused on the same node")
       }
     })
 

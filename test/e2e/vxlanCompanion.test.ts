@@ -48,8 +48,8 @@ const linkIndexOf = (json: string): number => {
 
 /** The subnet vxlan-cni is configured with, its gateway, and the exclusions it passes. */
 const subnet = { network: "100.64.99.0", gateway: "100.64.99.1", length: 24 } as const
-const gatewayArgs = (linkIndex: number) =>
-  `CIDR=${subnet.gateway}/${subnet.length};EXCLUDE_FIRST=1;EXCLUDE_LAST=1;LINK_INDEX=${linkIndex}`
+const gatewayArgs = (linkIndex: number, gateway: string = subnet.gateway) =>
+  `CIDR=${gateway}/${subnet.length};EXCLUDE_FIRST=1;EXCLUDE_LAST=1;LINK_INDEX=${linkIndex}`
 const networkArgs = (linkIndex: number) =>
   `CIDR=${subnet.network}/${subnet.length};EXCLUDE_FIRST=1;EXCLUDE_LAST=1;LINK_INDEX=${linkIndex}`
 const delArgs = (host: string, linkIndex: number) => `CIDR=${host}/${subnet.length};LINK_INDEX=${linkIndex}`
@@ -163,12 +163,15 @@ privileged(
       }
       const index = (node: Lab.LabNode) => linkIndexes.get(node) ?? -1
 
+      // each node's first container of the network: its host's gateway, then the container
       const gateway1 = addedHost(await call(n1, "ADD", "a1", gatewayArgs(index(n1))))
-      const container1 = addedHost(await call(n1, "ADD", "a1", networkArgs(index(n1))))
-      // node 2 asks for the same gateway address: node 1 holds it, so it is refused (101), not shared
+      assert.strictEqual(gateway1, subnet.gateway)
+      // node 2 configured with the same gateway address: node 1 holds it, so it is refused (101), not shared
       assertCniError(await call(n2, "ADD", "b1", gatewayArgs(index(n2))), 101)
-      // so node 2's host takes any free address of the subnet, then its first container
-      const gateway2 = addedHost(await call(n2, "ADD", "b1", networkArgs(index(n2))))
+      // node 2 configured with a gateway of its own
+      const gateway2 = addedHost(await call(n2, "ADD", "b1", gatewayArgs(index(n2), "100.64.99.2")))
+      assert.strictEqual(gateway2, "100.64.99.2")
+      const container1 = addedHost(await call(n1, "ADD", "a1", networkArgs(index(n1))))
       const container2 = addedHost(await call(n2, "ADD", "b1", networkArgs(index(n2))))
       const more = await Promise.all(
         [n1, n2].flatMap((node) =>

@@ -1,4 +1,4 @@
-// Names and lifecycle of one lab run's network namespaces: "<prefix>sw" (the switch) and "<prefix>n<N>".
+// Names and lifecycle of one lab run's network namespaces: "<prefix>sw" (the switch), "<prefix>n<N>", "<prefix>p<N>".
 import { randomBytes } from "node:crypto"
 import { run, runChecked } from "./Command.ts"
 
@@ -14,10 +14,14 @@ export const switchName = (prefix: string): string => `${prefix}sw`
 /** The namespace of node `number` (1-based). */
 export const nodeName = (prefix: string, number: number): string => `${prefix}n${number}`
 
-/** Whether a namespace name belongs to the run with this prefix. */
+/** The namespace of pod `number` (1-based, unique within the run; scripts/lab/PodNetwork.ts). */
+export const podName = (prefix: string, number: number): string => `${prefix}p${number}`
+
+/** Whether a namespace name belongs to the run with this prefix: its switch, a node or a pod. */
 export const belongsTo = (prefix: string, name: string): boolean =>
   name === switchName(prefix) ||
-  (name.startsWith(`${prefix}n`) && /^\d+$/.test(name.slice(prefix.length + 1)))
+  ((name.startsWith(`${prefix}n`) || name.startsWith(`${prefix}p`)) &&
+    /^\d+$/.test(name.slice(prefix.length + 1)))
 
 /** Every named network namespace on this machine (`ip netns list`). */
 export const listNamespaces = async (): Promise<ReadonlyArray<string>> =>
@@ -33,7 +37,7 @@ export const namespacesOf = async (prefix: string): Promise<ReadonlyArray<string
 /** Prefixes of every lab run that has a namespace left. */
 export const runsPresent = async (): Promise<ReadonlyArray<string>> => {
   const prefixes = (await listNamespaces())
-    .map((name) => name.match(/^(rtl[0-9a-f]{4}-)(sw|n\d+)$/)?.[1])
+    .map((name) => name.match(/^(rtl[0-9a-f]{4}-)(sw|n\d+|p\d+)$/)?.[1])
     .filter((prefix): prefix is string => prefix !== undefined)
   return [...new Set(prefixes)]
 }

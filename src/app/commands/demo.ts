@@ -1,4 +1,4 @@
-// `routetable-ipam demo`: the real plugin allocating in a throwaway network namespace (or a simulated cluster).
+// `routetable-ipam demo`: a 3-node cluster with pods through the real plugin (root), one throwaway namespace, or a simulation.
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -7,15 +7,20 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { CommandFailed, type OperatorCommand } from "../OperatorCommand.ts"
 
-const usage = `Usage: routetable-ipam demo [--simulate]
+const usage = `Usage: routetable-ipam demo [--topology routed|overlay | --namespace | --simulate]
 
-Shows the plugin doing its job with no setup. Where a private network namespace can be made
-(\`unshare -rn\`, root or not), it runs this very executable as a CNI plugin inside a throwaway
-namespace: three dual-stack ADDs, the host routes they left in that namespace's table, a CHECK,
-a requested address that is taken (code 101), then DEL of everything. The namespace disappears
-when the demo ends; the host's own routing table is never touched.
+As root, run from the repository (npm run demo), with BIRD 2, ping and Debian's CNI plugins
+installed: builds a 3-node cluster out of network namespaces (one BIRD each, iBGP full mesh),
+starts two pods per node through Debian's bridge plugin with this very executable as the IPAM,
+and prints who got which address on which node, what each node's routing table learned, and a
+ping matrix between all pods. Then it tears everything down; the host's own network is never
+touched. --topology overlay joins the nodes' bridges over vxlan instead of routing between them.
 
-Without namespaces (or with --simulate) it runs a small simulated cluster instead:
+--namespace: the one-node demo (root or not, where \`unshare -rn\` works): three dual-stack ADDs in
+a throwaway namespace, the host routes they left, a CHECK, a requested address that is taken
+(code 101), then DEL of everything.
+
+Without root (or with --simulate) it runs a small simulated cluster instead:
 20 nodes x 10 allocations in a /24 with 0-40 ms propagation delay and W = 100 ms.
 `
 
@@ -140,32 +145,96 @@ const simulated = (why: string) =>
     ])
   })
 
+/** Whether an executable of this name is on PATH. */
+const hasCommand = (name: string): boolean =>
+  spawnSync("sh", ["-c", 'command -v "$1"', "sh", name], { stdio: "ignore" }).status === 0
+
+/**
+ * The lab's cluster demo (scripts/lab/pods.ts) beside this bundle, run with this Node, or why it
+ * cannot run here: it is part of the repository, not of the shipped executable.
+ */
+const clusterDemo = (): { readonly script: string } | { readonly missing: string } => {
+  const [file, ...rest] = self()
+  const bundle = rest.at(-1)
+  if (bundle === undefined)
+    return { missing: "the single executable carries no lab (run npm run demo in the repository)" }
+  const script = path.resolve(path.dirname(bundle), "../scripts/lab/pods.ts")
+  const missing = [
+    fs.existsSync(script) ? undefined : `the lab (${script})`,
+    ...["bird", "birdc", "ping"].map((name) => (hasCommand(name) ? undefined : name)),
+    fs.existsSync("/usr/lib/cni/bridge") ? undefined : "Debian's bridge plugin (/usr/lib/cni/bridge)"
+  ].filter((item) => item !== undefined)
+  return missing.length === 0 && file !== undefined
+    ? { script }
+    : { missing: `missing ${missing.join(", ")}` }
+}
+
+const isRoot = (): boolean => process.getuid?.() === 0
+
+/** The one-namespace demo, where a private namespace can be made. */
+const namespaceDemo = Effect.gen(function* () {
+  const canUnshare = spawnSync("unshare", ["-rn", "true"], { stdio: "ignore" }).status === 0
+  if (!canUnshare)
+    return yield* simulated("no private network namespace can be made here (unshare -rn failed)")
+  const parent = netnsOf("self") ?? ""
+  const result = spawnSync("unshare", ["-rn", ...self(), "demo", insideFlag], {
+    stdio: "inherit",
+    env: { ...process.env, RTIPAM_DEMO_PARENT_NETNS: parent }
+  })
+  if (result.status !== 0) {
+    return yield* new CommandFailed({ message: `demo failed (exit ${result.status})`, exitCode: 1 })
+  }
+})
+
+const topologies = ["routed", "overlay"] as const
+
 const run = (args: ReadonlyArray<string>): Effect.Effect<void, CommandFailed> =>
   Effect.gen(function* () {
     if (args.includes("--help")) return yield* Console.log(usage)
     if (args.includes(insideFlag)) return yield* inside
-    const unknown = args.filter((a) => a !== "--simulate")
-    if (unknown.length > 0) {
-      return yield* new CommandFailed({ message: `unknown argument ${unknown[0]}\n\n${usage}`, exitCode: 2 })
+    const topologyAt = args.indexOf("--topology")
+    const topology = topologyAt === -1 ? "routed" : args[topologyAt + 1]
+    const rest = args.filter(
+      (arg, at) => arg !== "--simulate" && arg !== "--namespace" && at !== topologyAt && at !== topologyAt + 1
+    )
+    if (rest.length > 0) {
+      return yield* new CommandFailed({ message: `unknown argument ${rest[0]}\n\n${usage}`, exitCode: 2 })
     }
-    const canUnshare = spawnSync("unshare", ["-rn", "true"], { stdio: "ignore" }).status === 0
+    if (!topologies.some((known) => known === topology)) {
+      return yield* new CommandFailed({
+        message: `--topology: expected routed or overlay\n\n${usage}`,
+        exitCode: 2
+      })
+    }
     if (args.includes("--simulate")) return yield* simulated("--simulate given")
-    if (!canUnshare)
-      return yield* simulated("no private network namespace can be made here (unshare -rn failed)")
-    const parent = netnsOf("self") ?? ""
-    const result = spawnSync("unshare", ["-rn", ...self(), "demo", insideFlag], {
-      stdio: "inherit",
-      env: { ...process.env, RTIPAM_DEMO_PARENT_NETNS: parent }
-    })
+    if (args.includes("--namespace")) return yield* namespaceDemo
+    if (!isRoot()) {
+      return yield* simulated(
+        "the cluster demo needs root (`demo --namespace` runs the real plugin in one private namespace)"
+      )
+    }
+    const cluster = clusterDemo()
+    if ("missing" in cluster) {
+      yield* Console.log(
+        `The cluster demo cannot run here (${cluster.missing}): the one-namespace demo instead.\n`
+      )
+      return yield* namespaceDemo
+    }
+    const result = spawnSync(
+      process.execPath,
+      [cluster.script, "demo", "--topology", topology ?? "routed", "--ipam-json", JSON.stringify(self())],
+      { stdio: "inherit" }
+    )
     if (result.status !== 0) {
-      return yield* new CommandFailed({ message: `demo failed (exit ${result.status})`, exitCode: 1 })
+      return yield* new CommandFailed({ message: `cluster demo failed (exit ${result.status})`, exitCode: 1 })
     }
   })
 
 /** The demo command. */
 export const command: OperatorCommand = {
   name: "demo",
-  summary: "allocate through the real plugin in a throwaway network namespace (or simulate a cluster)",
+  summary:
+    "pods on a 3-node cluster of namespaces through the real plugin (root), or one namespace, or a simulation",
   usage,
   run
 }

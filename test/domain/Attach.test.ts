@@ -159,7 +159,10 @@ describe("Attach", () => {
       const v4 = network(pool("100.64.0.0/24"))
       const control = yield* Control
       // exact addresses: a random pick could otherwise land on the leaked route's address
-      for (const [id, at] of [["keep", "100.64.0.10"], ["drop", "100.64.0.11"]] as const) {
+      for (const [id, at] of [
+        ["keep", "100.64.0.10"],
+        ["drop", "100.64.0.11"]
+      ] as const) {
         assert.isTrue(Exit.isSuccess(yield* run(attach(v4, { containerId: id, ifname: "eth0" }, [addr(at)]))))
       }
       yield* control.addOther({ host: addr("100.64.0.200"), protocol: 192 }) // leaked route of ours

@@ -26,18 +26,21 @@ const rules = (peer: LabNode): ReadonlyArray<ReadonlyArray<string>> =>
  * session goes silent: updates queue in TCP, and the session times out after the hold time.
  */
 export const blockBgp = async (node: LabNode, peer: LabNode): Promise<void> => {
-  for (const rule of rules(peer)) await runChecked("ip", ["netns", "exec", node.netns, "iptables", "-I", ...rule])
+  for (const rule of rules(peer))
+    await runChecked("ip", ["netns", "exec", node.netns, "iptables", "-I", ...rule])
 }
 
 /** Remove what `blockBgp` added (TCP retransmits what was queued; a timed-out session reconnects). */
 export const unblockBgp = async (node: LabNode, peer: LabNode): Promise<void> => {
-  for (const rule of rules(peer)) await runChecked("ip", ["netns", "exec", node.netns, "iptables", "-D", ...rule])
+  for (const rule of rules(peer))
+    await runChecked("ip", ["netns", "exec", node.netns, "iptables", "-D", ...rule])
 }
 
 /** `birdc disable <protocol>` / `enable` on `node`: an administrative shutdown of one session. */
 export const setSession = async (node: LabNode, protocol: string, enabled: boolean): Promise<void> => {
   const out = await runChecked("birdc", ["-s", node.birdSocket, enabled ? "enable" : "disable", protocol])
-  if (!/(disabled|enabled)/.test(out)) throw new Error(`birdc ${enabled ? "enable" : "disable"} ${protocol}: ${out}`)
+  if (!/(disabled|enabled)/.test(out))
+    throw new Error(`birdc ${enabled ? "enable" : "disable"} ${protocol}: ${out}`)
 }
 
 /** The name of `node`'s BGP protocol towards `peer` in a lab (`peer<N>`, numbered over the other nodes). */

@@ -30,6 +30,12 @@ export interface BirdConfigOptions {
    * its session. BIRD's default is 240; test labs use 3 to time a session out quickly.
    */
   readonly holdTime?: number
+  /**
+   * Long-lived graceful restart (default true). Without it a session that times out (hold timer)
+   * flushes the peer's routes at once, as an administrative shutdown does: test labs turn it off
+   * to reproduce that worst case.
+   */
+  readonly longLivedGracefulRestart?: boolean
   /** Log to this file (all classes); default: syslog, warnings and errors only. */
   readonly logFile?: string
 }
@@ -62,6 +68,10 @@ const hostSet = (prefixes: ReadonlyArray<string>, family: 4 | 6): string =>
 const withoutIpv6 = (text: string): string => text.replace(/^# BEGIN ipv6\n[\s\S]*?^# END ipv6\n/gm, "")
 
 const withoutMarkers = (text: string): string => text.replace(/^# (BEGIN|END) ipv6\n/gm, "")
+
+const withoutLlgr = (text: string): string => text.replace(/^# BEGIN llgr\n[\s\S]*?^# END llgr\n/gm, "")
+
+const withoutLlgrMarkers = (text: string): string => text.replace(/^# (BEGIN|END) llgr\n/gm, "")
 
 /** Render the template for one node; throws on invalid input or a placeholder left unfilled. */
 export const renderBirdConfig = (
@@ -110,7 +120,9 @@ export const renderBirdConfig = (
     BGP_TIMERS: timers.length === 0 ? "  # default BGP timers" : timers.join("\n"),
     PEERS: peers.join("\n")
   }
-  const shaped = v6 ? withoutMarkers(template) : withoutIpv6(template)
+  const families = v6 ? withoutMarkers(template) : withoutIpv6(template)
+  const shaped =
+    options.longLivedGracefulRestart === false ? withoutLlgr(families) : withoutLlgrMarkers(families)
   const rendered = shaped.replace(/\{\{([A-Z0-9_]+)\}\}/g, (whole, name: string) => values[name] ?? whole)
   const left = rendered.match(/\{\{[A-Z0-9_]+\}\}/)
   if (left !== null) throw new Error(`template placeholder ${left[0]} has no value`)

@@ -34,12 +34,19 @@ const available = isRoot() && hasCommand("bird") && hasCommand("birdc") && hasCo
 type Drop = "disable" | "timeout"
 
 /**
- * W per kind: the drop must land inside the wait. The conflict is seen up to ~1.3 s after the
- * claims (TCP retransmits what the block held back, with backoff); a disable is immediate then; a
- * timed-out session goes down up to the hold time (3 s) after its last packet (measured: drops
- * 0.8-1.3 s and 3.1-3.6 s after the ADDs started).
+ * W per kind: the drop must land inside the wait. The conflict is seen about 0.5 s after the ADDs
+ * start, sometimes 2 s (TCP retransmits what the block held back, with backoff); a disable is
+ * immediate then; a timed-out session goes down up to the hold time (3 s) after its last packet
+ * (measured over 10 trials each: drops 0.5-0.9 s, once 2.5 s; 2.8-4.2 s after the ADDs started).
  */
-const waitFor: Record<Drop, string> = { disable: "2500ms", timeout: "5000ms" }
+const waitFor: Record<Drop, string> = { disable: "2500ms", timeout: "5500ms" }
+
+/**
+ * The session is brought down only if the conflict was seen this soon after the ADDs started, so
+ * that the drop lands inside the wait (a timed-out session needs up to 3 s more); a trial whose
+ * conflict came later is a plain race (still: never two winners), reported as not partitioned.
+ */
+const dropBy = 1_800
 
 const trialsPerKind = Number(process.env.RTIPAM_PARTITION_TRIALS ?? "3")
 
@@ -50,9 +57,11 @@ interface Trial {
   readonly outcomes: ReadonlyArray<PluginOutcome>
   readonly winners: ReadonlyArray<string>
   readonly holders: ReadonlyArray<string>
-  /** Both claims were inserted (a real race), and each claimant saw the other's before the drop. */
+  /** Both claims were inserted (a real race), and each claimant saw the other's in time. */
   readonly bothClaimed: boolean
   readonly conflictSeen: boolean
+  /** The session was brought down during the wait (only when the conflict was seen in time). */
+  readonly partitioned: boolean
   /** From releasing the two ADDs to the session being down on the first claimant (ms). */
   readonly droppedAtMs: number | undefined
   readonly context: string
@@ -135,22 +144,28 @@ privileged("needs root, BIRD 2 and iptables (`apt-get install bird2 iptables`)",
         const bothClaimed = await poll(() => claimedBy().size === 2, 2_000)
         await Lab.unblockBgp(a, b)
         blocked = false
-        if (bothClaimed)
-          conflictSeen = await poll(async () => (await learned(a, host)) && (await learned(b, host)), 1_500)
+        if (bothClaimed) {
+          conflictSeen = await poll(
+            async () => (await learned(a, host)) && (await learned(b, host)),
+            Math.max(0, released + dropBy - Date.now())
+          )
+        }
         // now, while both wait, the session between them goes down
-        if (drop === "disable") {
+        if (conflictSeen && drop === "disable") {
           await Lab.setSession(a, towardsB, false)
           disabled = true
-        } else {
+        } else if (conflictSeen) {
           await Lab.blockBgp(a, b)
           blocked = true
         }
-        if (await poll(() => sessionDown(a, towardsB), 6_000)) droppedAtMs = Date.now() - released
+        if (conflictSeen && (await poll(() => sessionDown(a, towardsB), 6_000))) {
+          droppedAtMs = Date.now() - released
+        }
         // past both verdicts, the session comes back: a claimant that lost and retries may win now
         await sleep(Math.max(0, released + Number.parseInt(waitFor[drop], 10) + 1_000 - Date.now()))
         if (blocked) await Lab.unblockBgp(a, b)
         blocked = false
-        if (drop === "disable") await Lab.setSession(a, towardsB, true)
+        if (disabled) await Lab.setSession(a, towardsB, true)
         disabled = false
         const outcomes = await Promise.all(held.map((each) => each.done))
         const winners = outcomes.filter((outcome) => outcome.code === 0)
@@ -162,6 +177,7 @@ privileged("needs root, BIRD 2 and iptables (`apt-get install bird2 iptables`)",
           holders: await holdersOf(lab!, host),
           bothClaimed,
           conflictSeen,
+          partitioned: conflictSeen,
           droppedAtMs,
           context: outcomes.map(describeOutcome).join("\n")
         }
@@ -186,7 +202,7 @@ privileged("needs root, BIRD 2 and iptables (`apt-get install bird2 iptables`)",
             trials: mine.length,
             W: waitFor[drop],
             bothClaimed: mine.filter((t) => t.bothClaimed).length,
-            conflictSeenBeforeDrop: mine.filter((t) => t.conflictSeen).length,
+            partitioned: mine.filter((t) => t.partitioned).length,
             droppedAtMs: mine.map((t) => t.droppedAtMs),
             bothWon: mine.filter((t) => t.winners.length > 1).length,
             twoHolders: mine.filter((t) => t.holders.length > 1).length,
@@ -201,7 +217,7 @@ privileged("needs root, BIRD 2 and iptables (`apt-get install bird2 iptables`)",
             assert.isAtMost(t.holders.length, 1, `${t.host}: routes of ours on ${t.holders.join(", ")}`)
             assert.deepStrictEqual(t.holders, t.winners, `${t.host}: the winner holds the route, nobody else`)
           }
-          for (const t of mine) {
+          for (const t of mine.filter((t) => t.partitioned)) {
             // the drop landed inside the wait (else this trial would test nothing)
             assert.isDefined(t.droppedAtMs, `the session never went down:\n${t.context}`)
             assert.isBelow(
@@ -211,9 +227,9 @@ privileged("needs root, BIRD 2 and iptables (`apt-get install bird2 iptables`)",
             )
           }
           assert.isAtLeast(
-            mine.filter((t) => t.conflictSeen).length,
+            mine.filter((t) => t.partitioned).length,
             1,
-            "no trial had both claimants see the conflict before the drop"
+            "no trial had both claimants see the conflict in time for a drop during the wait"
           )
         },
         30_000 + trialsPerKind * 15_000

@@ -25,6 +25,17 @@ export interface BirdConfigOptions {
   readonly localAs?: number
   /** Short BGP connect/retry timers, for test labs (sessions up in ~1 s instead of ~5 s). */
   readonly fastTimers?: boolean
+  /**
+   * BGP hold time in seconds (3..65535; keepalive a third of it): how long a silent peer keeps
+   * its session. BIRD's default is 240; test labs use 3 to time a session out quickly.
+   */
+  readonly holdTime?: number
+  /**
+   * Long-lived graceful restart (default true). Without it a session that times out (hold timer)
+   * flushes the peer's routes at once, as an administrative shutdown does: test labs turn it off
+   * to reproduce that worst case.
+   */
+  readonly longLivedGracefulRestart?: boolean
   /** Log to this file (all classes); default: syslog, warnings and errors only. */
   readonly logFile?: string
 }
@@ -58,6 +69,10 @@ const withoutIpv6 = (text: string): string => text.replace(/^# BEGIN ipv6\n[\s\S
 
 const withoutMarkers = (text: string): string => text.replace(/^# (BEGIN|END) ipv6\n/gm, "")
 
+const withoutLlgr = (text: string): string => text.replace(/^# BEGIN llgr\n[\s\S]*?^# END llgr\n/gm, "")
+
+const withoutLlgrMarkers = (text: string): string => text.replace(/^# (BEGIN|END) llgr\n/gm, "")
+
 /** Render the template for one node; throws on invalid input or a placeholder left unfilled. */
 export const renderBirdConfig = (
   options: BirdConfigOptions,
@@ -76,6 +91,16 @@ export const renderBirdConfig = (
   if (v6 && options.localAddress6 === undefined) {
     throw new Error("an IPv6 pod prefix needs the node's IPv6 underlay address (localAddress6)")
   }
+  const holdTime = options.holdTime
+  if (holdTime !== undefined && (!Number.isInteger(holdTime) || holdTime < 3 || holdTime > 65535)) {
+    throw new Error(`hold time: ${holdTime} is not in 3..65535 seconds`)
+  }
+  const timers = [
+    ...(options.fastTimers === true ? [fastTimers] : []),
+    ...(holdTime === undefined
+      ? []
+      : [`  hold time ${holdTime};\n  keepalive time ${Math.max(1, Math.floor(holdTime / 3))};`])
+  ]
   const peers = options.peers.map((peer, index) => {
     address(peer, 4, "peer")
     return `protocol bgp peer${index + 1} from mesh {\n  neighbor ${peer} as ${localAs};\n}`
@@ -92,10 +117,12 @@ export const renderBirdConfig = (
     LOCAL_ADDRESS: address(options.localAddress, 4, "local address"),
     LOCAL_ADDRESS6: v6 ? address(options.localAddress6 ?? "", 6, "local IPv6 address") : "",
     LOCAL_AS: String(localAs),
-    BGP_TIMERS: options.fastTimers === true ? fastTimers : "  # default BGP timers",
+    BGP_TIMERS: timers.length === 0 ? "  # default BGP timers" : timers.join("\n"),
     PEERS: peers.join("\n")
   }
-  const shaped = v6 ? withoutMarkers(template) : withoutIpv6(template)
+  const families = v6 ? withoutMarkers(template) : withoutIpv6(template)
+  const shaped =
+    options.longLivedGracefulRestart === false ? withoutLlgr(families) : withoutLlgrMarkers(families)
   const rendered = shaped.replace(/\{\{([A-Z0-9_]+)\}\}/g, (whole, name: string) => values[name] ?? whole)
   const left = rendered.match(/\{\{[A-Z0-9_]+\}\}/)
   if (left !== null) throw new Error(`template placeholder ${left[0]} has no value`)
@@ -104,7 +131,7 @@ export const renderBirdConfig = (
 
 const usage = `Usage: node deploy/bird/render.ts --router-id IP --address IP [--address6 IP6]
     --peer IP [--peer IP ...] --pods CIDR [--pods CIDR ...] [--pods6 CIDR6 ...]
-    [--protocol 192] [--as 64512] [--fast-timers] [--log FILE] > /etc/bird/bird.conf`
+    [--protocol 192] [--as 64512] [--fast-timers] [--hold-time 240] [--log FILE] > /etc/bird/bird.conf`
 
 const main = (argv: ReadonlyArray<string>): void => {
   const { values } = parseArgs({
@@ -119,6 +146,7 @@ const main = (argv: ReadonlyArray<string>): void => {
       protocol: { type: "string" },
       as: { type: "string" },
       "fast-timers": { type: "boolean" },
+      "hold-time": { type: "string" },
       log: { type: "string" },
       help: { type: "boolean" }
     }
@@ -138,6 +166,7 @@ const main = (argv: ReadonlyArray<string>): void => {
     ...(values.address6 === undefined ? {} : { localAddress6: values.address6 }),
     ...(values.protocol === undefined ? {} : { routeProtocol: Number(values.protocol) }),
     ...(values.as === undefined ? {} : { localAs: Number(values.as) }),
+    ...(values["hold-time"] === undefined ? {} : { holdTime: Number(values["hold-time"]) }),
     ...(values.log === undefined ? {} : { logFile: values.log })
   }
   process.stdout.write(renderBirdConfig(options))

@@ -16,6 +16,8 @@ export interface BirdFiles {
 export interface BgpSession {
   readonly name: string
   readonly state: string
+  /** Since when the protocol is in its state, as BIRD printed it. */
+  readonly since: string
   readonly info: string
 }
 
@@ -117,11 +119,17 @@ export const bgpSessions = async (socket: string): Promise<ReadonlyArray<BgpSess
     .split("\n")
     .map((line) => line.trim().split(/\s+/))
     .filter((columns) => columns[1] === "BGP")
-    .map((columns) => ({
-      name: columns[0] ?? "",
-      state: columns[3] ?? "",
-      info: columns.slice(5).join(" ")
-    }))
+    .map((columns) => {
+      // `since` is one column ("05:31:09.797") or two ("2026-11-29 05:31:09.797", iso long)
+      const sinceColumns =
+        /^\d{4}-\d\d-\d\d$/.test(columns[4] ?? "") && /^\d\d:/.test(columns[5] ?? "") ? 2 : 1
+      return {
+        name: columns[0] ?? "",
+        state: columns[3] ?? "",
+        since: columns.slice(4, 4 + sinceColumns).join(" "),
+        info: columns.slice(4 + sinceColumns).join(" ")
+      }
+    })
 }
 
 /** Wait until every daemon reports `peers` BGP sessions, all Established. */

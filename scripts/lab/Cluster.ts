@@ -38,6 +38,10 @@ export interface LabOptions {
   readonly podPrefix6?: string
   /** Route protocol number of the claims (default 192). */
   readonly routeProtocol?: number
+  /** BGP hold time in seconds (default BIRD's 240); 3 lets a test time a blocked session out. */
+  readonly holdTime?: number
+  /** Long-lived graceful restart as shipped (default true); false: a timed-out session flushes routes. */
+  readonly longLivedGracefulRestart?: boolean
 }
 
 /** A running lab. Node indexes are 0-based positions in `nodes`. */
@@ -160,6 +164,10 @@ export const up = async (options: LabOptions): Promise<Lab> => {
         podPrefixes6: podPrefix6 === undefined ? [] : [podPrefix6],
         ...(node.address6 === undefined ? {} : { localAddress6: node.address6 }),
         ...(options.routeProtocol === undefined ? {} : { routeProtocol: options.routeProtocol }),
+        ...(options.holdTime === undefined ? {} : { holdTime: options.holdTime }),
+        ...(options.longLivedGracefulRestart === undefined
+          ? {}
+          : { longLivedGracefulRestart: options.longLivedGracefulRestart }),
         fastTimers: true,
         logFile: node.birdLog
       })

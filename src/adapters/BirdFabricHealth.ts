@@ -1,17 +1,23 @@
-// Fabric health from BIRD 2: counts Established BGP sessions over its control socket.
+// Fabric health from BIRD 2: every BGP session Established and settled, and an epoch that moves with any flap.
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import { FabricHealth, FabricHealthError, type FabricReport } from "../domain/FabricHealth.ts"
 import { converse } from "./bird/ControlSocket.ts"
-import { countSessions, parseProtocols, type SessionCount } from "./bird/ProtocolsReply.ts"
+import { parseProtocols, selectSessions } from "./bird/ProtocolsReply.ts"
+import { assessSessions, type EpochSnapshot, type Requirement } from "./bird/SessionEpoch.ts"
+import { parseServerTime } from "./bird/StatusReply.ts"
 
 /** Where BIRD listens and what counts as healthy; every field has a default. */
 export interface BirdFabricHealthOptions {
   /** BIRD's control socket; default `/run/bird/bird.ctl` (Debian's bird2). */
   readonly socket?: string
-  /** Established BGP sessions needed to be healthy; default 1. */
+  /**
+   * A relaxation: healthy with this many Established BGP sessions. Default: EVERY session that
+   * counts must be Established (with an iBGP full mesh, a missing session is a peer whose claims
+   * never reach this node, and whose view of ours is stale).
+   */
   readonly minEstablished?: number
   /** Only BGP protocols of these names count (`protocol bgp <name>`); default every BGP protocol. */
   readonly protocols?: ReadonlyArray<string>
@@ -21,32 +27,36 @@ export interface BirdFabricHealthOptions {
 
 export const defaultSocket = "/run/bird/bird.ctl"
 
-/** The report for a session count: healthy iff at least `required` sessions are established. */
-export const reportOf = (count: SessionCount, required: number): FabricReport => {
-  const missing = count.missing.length === 0 ? "" : `; no BGP protocol named ${count.missing.join(", ")}`
-  return {
-    healthy: count.established >= required,
-    established: count.established,
-    required,
-    detail: `${count.established} of ${count.total} BGP sessions established (need ${required})${missing}`,
-    // TODO(partition verdict): derive from each session's state and since-time
-    epoch: "unknown"
-  }
-}
+/** `show status` first: its server time is then no later than the sessions' snapshot. */
+const commands = ["show status", "show protocols"] as const
 
-/** The FabricHealth service for these options (each `check` opens one short connection). */
+/**
+ * The FabricHealth service for these options. Each `check` opens one short connection and asks
+ * BIRD's clock, then its protocols. The service remembers the sessions of the report that set the
+ * current epoch, so later reports of an unchanged fabric keep it (see `assessSessions`).
+ */
 export const make = (options: BirdFabricHealthOptions = {}): FabricHealth["Service"] => {
   const socket = options.socket ?? defaultSocket
-  const required = options.minEstablished ?? 1
+  const requirement: Requirement =
+    options.minEstablished === undefined ? { _tag: "All" } : { _tag: "AtLeast", n: options.minEstablished }
   const timeoutMs = Duration.toMillis(options.timeout ?? Duration.seconds(1))
+  let reference: EpochSnapshot | undefined
   const failure = (reason: string) =>
     new FabricHealthError({ message: `cannot ask BIRD at ${socket}: ${reason}` })
   const check = Effect.callback<FabricReport, FabricHealthError>((resume) => {
-    const abandon = converse(socket, "show protocols", timeoutMs, (outcome) => {
+    const abandon = converse(socket, commands, timeoutMs, (outcome) => {
       if (outcome._tag === "Failed") return resume(Effect.fail(failure(outcome.reason)))
-      const rows = parseProtocols(outcome.reply)
+      const [status, protocols] = outcome.replies
+      if (status === undefined || protocols === undefined) return resume(Effect.fail(failure("no answer")))
+      const now = parseServerTime(status)
+      if (Result.isFailure(now)) return resume(Effect.fail(failure(now.failure)))
+      const rows = parseProtocols(protocols)
       if (Result.isFailure(rows)) return resume(Effect.fail(failure(rows.failure)))
-      resume(Effect.succeed(reportOf(countSessions(rows.success, options.protocols), required)))
+      const sessions = selectSessions(rows.success, options.protocols)
+      const assessed = assessSessions(sessions, now.success, requirement, reference)
+      if (Result.isFailure(assessed)) return resume(Effect.fail(failure(assessed.failure)))
+      reference = assessed.success.snapshot
+      resume(Effect.succeed(assessed.success.report))
     })
     return Effect.sync(abandon)
   })
@@ -54,8 +64,11 @@ export const make = (options: BirdFabricHealthOptions = {}): FabricHealth["Servi
 }
 
 /**
- * FabricHealth asking BIRD 2's control socket for `show protocols` on every check.
- * Gotcha: BIRD must let this process connect (socket permissions; a `-s` socket per daemon).
+ * FabricHealth asking BIRD 2's control socket for `show status` and `show protocols` on every check.
+ * Gotchas: BIRD must let this process connect (socket permissions; a `-s` socket per daemon); its
+ * `timeformat protocol` and `timeformat base` must be named iso formats (the default `iso short ms`
+ * works; `iso long ms` is what deploy/bird/bird.conf sets); without fabric health a partition
+ * during the wait cannot be detected at all.
  */
 export const layer = (options: BirdFabricHealthOptions = {}): Layer.Layer<FabricHealth> =>
-  Layer.succeed(FabricHealth, make(options))
+  Layer.sync(FabricHealth, () => make(options))

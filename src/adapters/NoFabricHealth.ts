@@ -3,7 +3,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { FabricHealth, type FabricReport } from "../domain/FabricHealth.ts"
 
-/** The report every check gives: healthy, zero sessions required. */
+/**
+ * The report every check gives: healthy, zero sessions required, one constant epoch. With it a
+ * BGP session that drops while two nodes wait on one address cannot be detected: its withdrawn
+ * routes look like released claims (DESIGN.md "Partitions during the wait").
+ */
 export const report: FabricReport = {
   healthy: true,
   established: 0,
@@ -12,7 +16,7 @@ export const report: FabricReport = {
   epoch: "unchecked"
 }
 
-/** FabricHealth that asks nobody and always reports healthy. */
+/** FabricHealth that asks nobody and always reports healthy (a partition during the wait goes unseen). */
 export const layer: Layer.Layer<FabricHealth> = Layer.succeed(
   FabricHealth,
   FabricHealth.of({ check: Effect.succeed(report) })

@@ -266,13 +266,18 @@ describe("deploy/kubernetes/daemonset.yaml", () => {
     )
   })
 
-  it("the ConfigMap's bird.conf keeps deploy/bird/bird.conf's essentials (ADD-PATH, our protocol, metric 32, graceful restart)", () => {
+  it("the ConfigMap's bird.conf keeps deploy/bird/bird.conf's essentials (ADD-PATH, our protocol, metric 32, graceful restart and its stale-route time, ms time formats)", () => {
     const ours = configMapData()["bird.conf"] ?? ""
     const template = fs.readFileSync(path.join(deployDir, "bird/bird.conf"), "utf8")
     for (const line of [
       "learn;",
       "metric 32;",
       "graceful restart on;",
+      "graceful restart time 120;",
+      "long lived graceful restart on;",
+      "long lived stale time 3600;",
+      "timeformat protocol iso long ms;",
+      "timeformat base iso long ms;",
       "add paths on;",
       "direct;",
       "export where source = RTS_BGP;",
@@ -283,6 +288,98 @@ describe("deploy/kubernetes/daemonset.yaml", () => {
     }
     assert.include(ours, "define OUR_PROTOCOL = 192;")
     assert.include(ours, "define POD_HOSTS4 = [ 100.64.0.0/16{32,32} ];")
+  })
+
+  it("the bird container: preStop runs bird-prestop.sh (graceful restart), readiness runs bird-ready.sh (BGP sessions), TZ=UTC, /config mounted", () => {
+    const bird = containerNamed("bird")
+    const preStop = object(object(bird.lifecycle, "lifecycle").preStop, "preStop")
+    assert.deepStrictEqual(preStop.exec, { command: ["/bin/sh", "/config/bird-prestop.sh"] })
+    assert.deepStrictEqual(object(bird.readinessProbe, "readinessProbe").exec, {
+      command: ["/bin/sh", "/config/bird-ready.sh"]
+    })
+    assert.deepInclude(array(bird.env, "env"), { name: "TZ", value: "UTC" })
+    const mounts = array(bird.volumeMounts, "mounts").map((m) => object(m, "m"))
+    assert.isTrue(mounts.some((m) => m.name === "config" && m.mountPath === "/config"))
+    // BIRD starts in graceful-restart recovery, so the routes the previous one left are kept
+    assert.include(array(bird.command, "command"), "-R")
+    // the preStop has time to finish
+    assert.isAtLeast(Number(podSpec().terminationGracePeriodSeconds), 20)
+  })
+
+  /** A fake `birdc` on PATH: logs its arguments, answers from files, as the scripts' tests need. */
+  const stubBirdc = (behaviour: string): Record<string, string> => {
+    const bin = path.join(work, `stub-${Math.random().toString(16).slice(2)}`)
+    fs.mkdirSync(bin)
+    const log = path.join(bin, "calls.log")
+    fs.writeFileSync(path.join(bin, "birdc"), `#!/bin/sh\necho "$*" >> "${log}"\n${behaviour}\n`, {
+      mode: 0o755
+    })
+    return { PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`, STUB_LOG: log, STUB_DIR: bin }
+  }
+  const callsOf = (env: Record<string, string>) =>
+    fs
+      .readFileSync(env.STUB_LOG ?? "", "utf8")
+      .trim()
+      .split("\n")
+
+  it("bird-ready.sh: ready only when every BGP session is up and Established (and there is at least one)", () => {
+    const table = (peer2: string) =>
+      [
+        "BIRD 2.0.12 ready.",
+        "Name       Proto      Table      State  Since         Info",
+        "device1    Device     ---        up     2026-11-29 05:35:11.323  ",
+        "kernel4    Kernel     master4    up     2026-11-29 05:35:11.323  ",
+        "peer1      BGP        ---        up     2026-11-29 05:35:12.171  Established   ",
+        ...(peer2 === "" ? [] : [`peer2      BGP        ---        ${peer2}`])
+      ].join("\n")
+    const ready = (text: string, code = 0) => {
+      const env = stubBirdc(`cat "$STUB_DIR/out"; exit ${code}`)
+      fs.writeFileSync(path.join(env.STUB_DIR ?? "", "out"), `${text}\n`)
+      const run = runScript("bird-ready.sh", { ...env, BIRD_SOCKET: "/run/test/bird.ctl" })
+      assert.deepStrictEqual(callsOf(env), ["-s /run/test/bird.ctl show protocols"])
+      return { status: run.status, stdout: run.stdout.trim() }
+    }
+    assert.deepStrictEqual(ready(table("up     2026-11-29 05:35:12.136  Established   ")), {
+      status: 0,
+      stdout: "2 of 2 BGP sessions Established"
+    })
+    assert.deepStrictEqual(
+      ready(table("start  2026-11-29 05:35:14.471  Active        Socket: Connection refused")),
+      {
+        status: 1,
+        stdout: "1 of 2 BGP sessions Established"
+      }
+    )
+    assert.deepStrictEqual(ready(table("down   2026-11-29 05:35:14.471  ")), {
+      status: 1,
+      stdout: "1 of 2 BGP sessions Established"
+    })
+    assert.strictEqual(ready(table("").replace(/^peer1.*$/m, "")).status, 1, "no BGP session at all")
+    assert.strictEqual(ready("Unable to connect to server control socket", 1).status, 1, "BIRD not answering")
+  })
+
+  it("bird-prestop.sh: `birdc graceful restart`, then waits until BIRD stops answering; nothing to do when BIRD is not running", () => {
+    // BIRD answers `show status` twice more after the graceful restart, then is gone
+    const env = stubBirdc(
+      [
+        'case "$*" in',
+        '  *"graceful restart") echo "Graceful restart requested"; echo 2 > "$STUB_DIR/left" ;;',
+        '  *"show status") left=$(cat "$STUB_DIR/left"); [ "$left" -gt 0 ] || exit 1; echo $((left - 1)) > "$STUB_DIR/left" ;;',
+        "esac"
+      ].join("\n")
+    )
+    const run = runScript("bird-prestop.sh", { ...env, BIRD_SOCKET: "/run/test/bird.ctl" })
+    assert.strictEqual(run.status, 0, run.stderr)
+    assert.deepStrictEqual(callsOf(env), [
+      "-s /run/test/bird.ctl graceful restart",
+      "-s /run/test/bird.ctl show status",
+      "-s /run/test/bird.ctl show status",
+      "-s /run/test/bird.ctl show status"
+    ])
+    const gone = stubBirdc("exit 1")
+    const none = runScript("bird-prestop.sh", gone)
+    assert.strictEqual(none.status, 0)
+    assert.deepStrictEqual(callsOf(gone), ["-s /run/bird/bird.ctl graceful restart"])
   })
 
   it("install-cni.sh installs both files by rename (a new inode each time), mode 0755 and 0644, no temp files left", () => {

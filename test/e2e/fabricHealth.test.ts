@@ -7,6 +7,7 @@ import { afterAll, assert, beforeAll, it } from "@effect/vitest"
 import * as Lab from "../support/Lab.ts"
 import { hasCommand, isRoot, privileged } from "../support/Privileges.ts"
 import { assertPluginBuilt, nodeBinary, pluginFile } from "./support/BuiltPlugin.ts"
+import { waitFabricHealthy } from "./support/FabricSettled.ts"
 
 const available = isRoot() && hasCommand("bird") && hasCommand("birdc")
 
@@ -19,6 +20,7 @@ privileged("needs root and BIRD 2 (`apt-get install bird2`)", available)(
     beforeAll(async () => {
       assertPluginBuilt()
       lab = await Lab.up({ nodes: 2, v6: false })
+      await waitFabricHealthy([lab.nodes[0]!.birdSocket])
       dataDir = mkdtempSync(path.join(tmpdir(), "rtipam-health-"))
     }, 120_000)
 
@@ -39,7 +41,7 @@ privileged("needs root and BIRD 2 (`apt-get install bird2`)", available)(
           device: "pods0",
           propagationTimeout: "100ms",
           dataDir,
-          fabricHealth: { type: "bird", socket: node.birdSocket, minEstablished: 1 }
+          fabricHealth: { type: "bird", socket: node.birdSocket }
         }
       })
     }
@@ -92,6 +94,7 @@ privileged("needs root and BIRD 2 (`apt-get install bird2`)", available)(
 
       await lab!.startBird(1)
       await lab!.waitEstablished(30_000)
+      await waitFabricHealthy([lab!.nodes[0]!.birdSocket])
       const again = await run("ADD", "c2")
       assert.strictEqual(again.code, 0, again.stdout + again.stderr)
       assert.strictEqual((await ourRoutes()).length, 2)

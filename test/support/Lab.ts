@@ -61,3 +61,6 @@ export const waitForRoutes = async (
 
 /** BIRD's route protocol number (`proto bird`). */
 export const birdProtocol = 12
+
+/** Cut / restore the BGP session between two nodes (iptables in one namespace), `birdc disable|enable`. */
+export { blockBgp, protocolTowards, setSession, unblockBgp } from "../../scripts/lab/SessionBlock.ts"

@@ -75,19 +75,33 @@ export const parseProtocols = (reply: Reply): Result.Result<ReadonlyArray<Protoc
 export const isEstablished = (row: ProtocolRow): boolean =>
   row.protocol === "BGP" && row.state === "up" && row.info.split(/\s/, 1)[0] === "Established"
 
+/** The BGP sessions that count: every BGP protocol, or those named; names without a BGP protocol. */
+export interface CountedSessions {
+  readonly counted: ReadonlyArray<ProtocolRow>
+  /** Requested protocol names the daemon has no BGP protocol for. */
+  readonly missing: ReadonlyArray<string>
+}
+
 /**
- * Count the BGP sessions among `rows`; only those named in `names`, when given (names of other
- * kinds of protocol never count).
+ * The BGP sessions among `rows` that count: only those named in `names`, when given (names of
+ * other kinds of protocol never count, and are reported missing).
  */
+export const selectSessions = (
+  rows: ReadonlyArray<ProtocolRow>,
+  names?: ReadonlyArray<string>
+): CountedSessions => {
+  const bgp = rows.filter((row) => row.protocol === "BGP")
+  return {
+    counted: names === undefined ? bgp : bgp.filter((row) => names.includes(row.name)),
+    missing: names === undefined ? [] : names.filter((name) => !bgp.some((row) => row.name === name))
+  }
+}
+
+/** How many of the sessions that count (see `selectSessions`) are established. */
 export const countSessions = (
   rows: ReadonlyArray<ProtocolRow>,
   names?: ReadonlyArray<string>
 ): SessionCount => {
-  const bgp = rows.filter((row) => row.protocol === "BGP")
-  const counted = names === undefined ? bgp : bgp.filter((row) => names.includes(row.name))
-  return {
-    established: counted.filter(isEstablished).length,
-    total: counted.length,
-    missing: names === undefined ? [] : names.filter((name) => !bgp.some((row) => row.name === name))
-  }
+  const { counted, missing } = selectSessions(rows, names)
+  return { established: counted.filter(isEstablished).length, total: counted.length, missing }
 }

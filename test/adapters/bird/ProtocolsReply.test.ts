@@ -2,7 +2,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Result from "effect/Result"
 import type { Reply } from "../../../src/adapters/bird/ControlReply.ts"
-import { countSessions, type ProtocolRow, parseProtocols } from "../../../src/adapters/bird/ProtocolsReply.ts"
+import {
+  countSessions,
+  type ProtocolRow,
+  parseProtocols,
+  selectSessions
+} from "../../../src/adapters/bird/ProtocolsReply.ts"
 import { commandReply, fixtureReplies } from "./Fixtures.ts"
 
 const rowsOf = (reply: Reply): ReadonlyArray<ProtocolRow> => {
@@ -117,5 +122,24 @@ describe("ProtocolsReply", () => {
       { ...row, state: "up", info: "Established  extra" }
     ]
     assert.deepStrictEqual(countSessions(rows), { established: 1, total: 3, missing: [] })
+  })
+
+  it("selectSessions - the counted rows themselves (for the epoch), and the names without a BGP protocol", () => {
+    const rows = rowsOf(commandReply("protocols-long-names-iso-long-time"))
+    const all = selectSessions(rows)
+    assert.deepStrictEqual(
+      all.counted.map((row) => [row.name, row.state, row.since]),
+      [
+        ["a_rather_long_protocol_name", "start", "2026-11-28 01:22:20"],
+        ["off1", "down", "2026-11-28 01:22:20"]
+      ]
+    )
+    assert.deepStrictEqual(all.missing, [])
+    const named = selectSessions(rows, ["off1", "st4", "nope"])
+    assert.deepStrictEqual(
+      named.counted.map((row) => row.name),
+      ["off1"]
+    )
+    assert.deepStrictEqual(named.missing, ["st4", "nope"])
   })
 })

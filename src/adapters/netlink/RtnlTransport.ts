@@ -30,12 +30,40 @@ export interface RtnlTransport {
   readonly close: () => void
 }
 
-/** A transport over a fresh NETLINK_ROUTE socket of this process's network namespace. */
-export const openTransport = (): RtnlTransport => {
-  const socket = createRtNetlink().socket
+/** What a transport needs of the package's NetlinkSocket (a test gives a fake). */
+export interface RouteSocket {
+  request(
+    type: number,
+    data: Array<Uint8Array>,
+    options: { readonly flags: number; readonly checkError: false }
+  ): Promise<[Array<NetlinkMessage>, unknown]>
+  on(event: "error", listener: (error: Error & { readonly code?: string }) => void): unknown
+  close(): void
+}
+
+/**
+ * A transport over a fresh NETLINK_ROUTE socket of this process's network namespace.
+ * The package re-emits a failed receive (e.g. ENOBUFS: the kernel dropped messages) as an
+ * "error" event, which would throw with no listener: the requests in flight fail with it
+ * instead (their replies may be among the dropped).
+ */
+export const openTransport = (create: () => RouteSocket = () => createRtNetlink().socket): RtnlTransport => {
+  const socket = create()
+  const inFlight = new Set<(cause: unknown) => void>()
+  socket.on("error", (error) => {
+    const cause = new Error(`receiving from the netlink socket failed: ${error.code ?? error.message}`)
+    for (const reject of inFlight) reject(cause)
+    inFlight.clear()
+  })
   return {
     request: (type, payload, flags) =>
-      socket.request(type, [...payload], { flags, checkError: false }).then(([messages]) => messages),
+      new Promise((resolve, reject) => {
+        inFlight.add(reject)
+        socket
+          .request(type, [...payload], { flags, checkError: false })
+          .then(([messages]) => resolve(messages), reject)
+          .finally(() => inFlight.delete(reject))
+      }),
     close: () => socket.close()
   }
 }

@@ -1,6 +1,7 @@
 // Reply decoding: the errno comes from the kernel's NLMSG_ERROR message, never from an error's text.
 import { assert, describe, it } from "@effect/vitest"
 import { MessageType, type NetlinkMessage } from "netlink"
+import { EventEmitter } from "node:events"
 import { constants } from "node:os"
 import {
   Errno,
@@ -8,7 +9,7 @@ import {
   KernelRejection,
   lookupAnswerOf
 } from "../../../src/adapters/netlink/NetlinkRejection.ts"
-import { decodeReply } from "../../../src/adapters/netlink/RtnlTransport.ts"
+import { decodeReply, openTransport, type RouteSocket } from "../../../src/adapters/netlink/RtnlTransport.ts"
 
 /** An NLMSG_ERROR message as the kernel sends it: the negated errno, then the request's header. */
 const errorMessage = (errno: number): NetlinkMessage => {
@@ -63,5 +64,40 @@ describe("NetlinkRejection.lookupAnswerOf", () => {
     assert.isUndefined(lookupAnswerOf(constants.errno.EPERM))
     assert.isUndefined(lookupAnswerOf(constants.errno.ENOBUFS))
     assert.isUndefined(lookupAnswerOf(undefined))
+  })
+})
+
+describe("RtnlTransport.openTransport", () => {
+  /** A socket whose requests never get a reply; `emit("error", ...)` stands for a failed recvmsg. */
+  class SilentSocket extends EventEmitter implements RouteSocket {
+    sent = 0
+    request(): Promise<[Array<NetlinkMessage>, unknown]> {
+      this.sent++
+      return new Promise(() => {})
+    }
+    close(): void {}
+  }
+
+  it("a receive error fails the requests in flight instead of throwing from the socket", async () => {
+    const socket = new SilentSocket()
+    const transport = openTransport(() => socket)
+    const first = transport.request(26, [], 0)
+    const second = transport.request(24, [], 0)
+    const failure = Object.assign(new Error("Error when receiving Netlink message"), { code: "ENOBUFS" })
+    assert.isTrue(socket.emit("error", failure), "the transport listens for socket errors")
+    for (const pending of [first, second]) {
+      const cause = await pending.then(
+        () => undefined,
+        (error: unknown) => error
+      )
+      assert.instanceOf(cause, Error)
+      assert.include((cause as Error).message, "ENOBUFS")
+    }
+    assert.strictEqual(socket.sent, 2)
+  })
+
+  it("without the transport's listener the same event would throw (negative control)", () => {
+    const socket = new SilentSocket()
+    assert.throws(() => socket.emit("error", new Error("recvmsg")), /recvmsg/)
   })
 })

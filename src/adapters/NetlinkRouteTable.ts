@@ -108,6 +108,11 @@ type Lookup =
 
 const inconclusive: Lookup = { kind: "inconclusive" }
 
+/** One turn of the event loop: I/O that is ready (a reply in the socket) is read before it ends. */
+const ioTurn: Effect.Effect<void> = Effect.promise(
+  () => new Promise<void>((resolve) => setImmediate(resolve))
+)
+
 const isRouteMessage = (message: rt.Message): message is rt.RouteMessage => message.kind === "route"
 
 /**
@@ -186,25 +191,31 @@ export const makeWith = (
       timeout: number
     ): Effect.Effect<ReadonlyArray<rt.Message>, unknown> => {
       const name = requestNames[type] ?? `rtnetlink message ${type}`
-      return Effect.tryPromise({
+      const reply = Effect.tryPromise({
         try: () => transport.request(type, payload, flags),
         catch: (cause) => cause
       }).pipe(
         Effect.flatMap((messages) =>
           Effect.try({ try: () => decodeReply(messages, name), catch: (cause) => cause })
-        ),
-        Effect.timeoutOrElse({
-          duration: Duration.millis(timeout),
-          orElse: () =>
-            Effect.fail(
-              new RouteTableError({
-                operation,
-                reason: "TimedOut",
-                message: `the kernel did not answer ${name} within ${timeout} ms`
-              })
-            )
-        })
+        )
       )
+      // A starved process (a loaded node) runs its expired timers before it reads its sockets:
+      // give a reply that is already there a turn of the event loop (two, for margin) before
+      // calling it lost.
+      const deadline = Effect.sleep(Duration.millis(timeout)).pipe(
+        Effect.andThen(ioTurn),
+        Effect.andThen(ioTurn),
+        Effect.andThen(
+          Effect.fail(
+            new RouteTableError({
+              operation,
+              reason: "TimedOut",
+              message: `the kernel did not answer ${name} within ${timeout} ms`
+            })
+          )
+        )
+      )
+      return Effect.raceFirst(reply, deadline)
     }
 
     const deviceMissing = (operation: string) =>

@@ -42,9 +42,9 @@ const drive = async (
   ns: Netns,
   steps: ReadonlyArray<Step>,
   options?: Script["options"],
-  stall?: Script["stall"]
+  transport?: Pick<Script, "stall" | "starve">
 ): Promise<ReadonlyArray<StepResult>> => {
-  const script: Script = { steps, ...(options === undefined ? {} : { options }), ...(stall ? { stall } : {}) }
+  const script: Script = { steps, ...(options === undefined ? {} : { options }), ...transport }
   // a call that hangs makes the driver overrun this and fail the test (exit code of a kill)
   const result = await ns.exec(node, [driver], { stdin: JSON.stringify(script), timeoutMs: 30_000 })
   assert.strictEqual(result.code, 0, result.stderr)
@@ -547,7 +547,7 @@ privileged("needs a private network namespace (`unshare -rn`, nsenter, ip)", ker
       ] as const
       await ip(ns, "route add 100.64.0.92/32 dev lo proto 192 metric 4096")
       for (const { stall, step, operation, ms } of cases) {
-        const results = await drive(ns, [step], { ...timeouts, device: "pod0" }, [stall])
+        const results = await drive(ns, [step], { ...timeouts, device: "pod0" }, { stall: [stall] })
         const error = tableError(results[0])
         const context = `${stall} ${step.op}: ${JSON.stringify(error)}`
         assert.strictEqual(error.operation, operation, context)
@@ -573,6 +573,31 @@ privileged("needs a private network namespace (`unshare -rn`, nsenter, ip)", ker
         { error: { _tag: "HostTaken", host: "100.64.0.91" } },
         { ok: null },
         { ok: null }
+      ])
+    })
+
+    it("a starved process reads a reply that arrived before it calls the request lost", async () => {
+      const ns = await lab()
+      // after each request the driver blocks its event loop for 3x the timeout (a loaded node):
+      // the reply waits in the socket while the timer expires
+      const results = await drive(
+        ns,
+        [
+          { op: "isTaken", arg: "100.64.0.95" },
+          { op: "claim", arg: "100.64.0.95" },
+          { op: "routesTo", arg: "100.64.0.95" },
+          { op: "release", arg: "100.64.0.95" },
+          { op: "hostRoutesIn", arg: "100.64.0.0/24" }
+        ],
+        { requestTimeout: 200, dumpTimeout: 200 },
+        { starve: { ms: 600 } }
+      )
+      assert.deepStrictEqual(results, [
+        { ok: false },
+        { ok: null },
+        { ok: [ours("100.64.0.95")] },
+        { ok: null },
+        { ok: [] }
       ])
     })
 

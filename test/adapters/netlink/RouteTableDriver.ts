@@ -28,6 +28,11 @@ export interface Script {
   readonly options?: NetlinkRouteTable.Options
   /** Build the table over a transport that loses these requests' replies (else the production layer). */
   readonly stall?: Stall
+  /**
+   * Starve the process right after each request is sent: block the event loop for `ms` (as a
+   * loaded node does), so the reply waits in the socket while the timeout expires.
+   */
+  readonly starve?: { readonly ms: number }
   readonly steps: ReadonlyArray<Step>
 }
 
@@ -91,13 +96,20 @@ const asResult = (effect: Effect.Effect<unknown, unknown>): Effect.Effect<StepRe
  * A real transport that loses the replies to `stalled` requests: the request reaches the kernel
  * (which acts on it and answers), but the answer never reaches the adapter.
  */
-const losingReplies = async (stalled: Stall): Promise<() => RtnlTransport> => {
+const losingReplies = async (stalled: Stall, starveMs: number): Promise<() => RtnlTransport> => {
   const { openTransport, requestNames } = await import("../../../src/adapters/netlink/RtnlTransport.ts")
+  const starve = () => {
+    const until = performance.now() + starveMs
+    while (performance.now() < until) {
+      // busy: nothing else of this process runs
+    }
+  }
   return () => {
     const real = openTransport()
     return {
       request: (type, payload, flags) => {
         const reply = real.request(type, payload, flags)
+        if (starveMs > 0) setImmediate(starve)
         return stalled.includes(requestNames[type] ?? "") ? reply.then(() => new Promise(() => {})) : reply
       },
       close: real.close
@@ -106,9 +118,15 @@ const losingReplies = async (stalled: Stall): Promise<() => RtnlTransport> => {
 }
 
 const tableLayer = async (script: Script): Promise<Layer.Layer<RouteTable, unknown>> =>
-  script.stall === undefined
+  script.stall === undefined && script.starve === undefined
     ? NetlinkRouteTable.layer(script.options)
-    : Layer.effect(RouteTable, NetlinkRouteTable.makeWith(script.options, await losingReplies(script.stall)))
+    : Layer.effect(
+        RouteTable,
+        NetlinkRouteTable.makeWith(
+          script.options,
+          await losingReplies(script.stall ?? [], script.starve?.ms ?? 0)
+        )
+      )
 
 assertPrivateNetns()
 const script = JSON.parse(readFileSync(0, "utf8")) as Script

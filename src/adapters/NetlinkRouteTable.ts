@@ -1,13 +1,14 @@
 // Production RouteTable: our claims as host routes in the kernel, over rtnetlink (IPv4 and IPv6).
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { createRtNetlink, FlagsNew, type RtNetlinkSocket, type rt } from "netlink"
+import { FlagsGet, FlagsNew, rt } from "netlink"
 import { bitsOf, type Cidr, contains, formatIp, type Ip } from "../domain/Ip.ts"
 import type { Route } from "../domain/Route.ts"
 import { HostTaken, RouteTable, RouteTableError } from "../domain/RouteTable.ts"
 import { addressFamilyOf, fromBytes, toBytes } from "./netlink/AddressBytes.ts"
-import { describeFailure, noRouteRejections, rejectionOf } from "./netlink/NetlinkRejection.ts"
+import { describeFailure, Errno, errnoOf, lookupAnswerOf } from "./netlink/NetlinkRejection.ts"
 import {
   hostOf,
   isCloned,
@@ -17,34 +18,54 @@ import {
   routesOf,
   tableOf
 } from "./netlink/RouteMessages.ts"
+import {
+  decodeReply,
+  linkPayload,
+  openTransport,
+  requestNames,
+  type RtnlTransport,
+  routePayload
+} from "./netlink/RtnlTransport.ts"
 
-/** Which routes are ours and where they point. */
+/** Which routes are ours, where they point, and how long the kernel may take to answer. */
 export interface Options {
   /** Route protocol number of our claims, 1..255 (default 192, as the original plugin). */
   readonly protocol?: number
   /** Routing table of our claims (default 254, main). */
   readonly table?: number
-  /** Interface our host routes point at: a name, or an ifindex like the original plugin's LINK_INDEX (default "lo"). */
+  /**
+   * Interface our host routes point at: a name, or an ifindex like the original plugin's LINK_INDEX
+   * (default "lo"). Looked up on the first insert only: nothing else needs it to exist.
+   */
   readonly device?: string | number
   /**
    * Metric of our claims (default 4096). Keep it WORSE (higher) than every routing daemon's
    * (BIRD 32, FRR 20, IPv6 kernel default 1024): see `routesTo` below for why.
    */
   readonly metric?: number
+  /** Longest wait for the kernel's answer to one lookup, insert, delete or link query, in ms (default 5000). */
+  readonly requestTimeout?: number
+  /** Longest wait for a dump of the family's routes (hostRoutesIn, confirming "absent"), in ms (default 30000). */
+  readonly dumpTimeout?: number
 }
 
 /** The defaults of `Options`. */
-export const defaults = { protocol: 192, table: 254, device: "lo", metric: 4096 } as const
+export const defaults = {
+  protocol: 192,
+  table: 254,
+  device: "lo",
+  metric: 4096,
+  requestTimeout: 5_000,
+  dumpTimeout: 30_000
+} as const
 
 const MAIN_TABLE = 254
-
-type Socket = RtNetlinkSocket
 
 const configurationError = (message: string) => new RouteTableError({ operation: "configure", message })
 
 const validated = (options: Options | undefined): Effect.Effect<Required<Options>, RouteTableError> => {
   const settings = { ...defaults, ...options }
-  const { protocol, table, metric, device } = settings
+  const { protocol, table, metric, device, requestTimeout, dumpTimeout } = settings
   if (!Number.isInteger(protocol) || protocol < 1 || protocol > 255) {
     return Effect.fail(configurationError(`route protocol must be 1..255, got ${protocol}`))
   }
@@ -57,42 +78,57 @@ const validated = (options: Options | undefined): Effect.Effect<Required<Options
   if (typeof device === "number" ? !Number.isInteger(device) || device < 1 : device === "") {
     return Effect.fail(configurationError(`device must be an interface name or index, got ${device}`))
   }
+  for (const [name, value] of [
+    ["requestTimeout", requestTimeout],
+    ["dumpTimeout", dumpTimeout]
+  ] as const) {
+    if (!Number.isFinite(value) || value <= 0) {
+      return Effect.fail(
+        configurationError(`${name} must be a positive number of milliseconds, got ${value}`)
+      )
+    }
+  }
   return Effect.succeed(settings)
 }
 
-const attempt = <A>(run: () => Promise<A>): Effect.Effect<A, unknown> =>
-  Effect.tryPromise({ try: run, catch: (cause) => cause })
-
+/** A RouteTableError for any failure: a RouteTableError (a timeout) as it is, anything else described. */
 const failure = (operation: string) => (cause: unknown) =>
-  new RouteTableError({ operation, message: describeFailure(cause) })
+  cause instanceof RouteTableError
+    ? cause
+    : new RouteTableError({ operation, message: describeFailure(cause) })
 
-/** The ifindex of the configured device, checked to exist in this namespace. */
-const resolveDevice = (socket: Socket, device: string | number): Effect.Effect<number, RouteTableError> =>
-  attempt(() =>
-    typeof device === "number" ? socket.getLink({ index: device }) : socket.getLink({}, { ifname: device })
-  ).pipe(
-    Effect.mapError((cause) =>
-      rejectionOf(cause) === "ENODEV"
-        ? new RouteTableError({ operation: "configure", message: `no such device: ${device}` })
-        : failure("configure")(cause)
-    ),
-    Effect.flatMap((links) => {
-      const index = links[0]?.data.index
-      return index === undefined
-        ? Effect.fail(new RouteTableError({ operation: "configure", message: `no such device: ${device}` }))
-        : Effect.succeed(index)
-    })
-  )
+/**
+ * What one route lookup said: the best route's message, no route at all (ENETUNREACH), or
+ * nothing conclusive (a reject route matched, EINVAL, or the output device is gone).
+ */
+type Lookup =
+  | { readonly kind: "route"; readonly message: rt.RouteMessage }
+  | { readonly kind: "none" }
+  | { readonly kind: "inconclusive" }
+
+const inconclusive: Lookup = { kind: "inconclusive" }
+
+/** One turn of the event loop: I/O that is ready (a reply in the socket) is read before it ends. */
+const ioTurn: Effect.Effect<void> = Effect.promise(
+  () => new Promise<void>((resolve) => setImmediate(resolve))
+)
+
+const isRouteMessage = (message: rt.Message): message is rt.RouteMessage => message.kind === "route"
 
 /**
  * The RouteTable port over rtnetlink, with one netlink socket for the scope's lifetime.
  *
  * - `claim`: RTM_NEWROUTE with CREATE|EXCL of `host/32` (`/128`), our protocol, table, metric,
- *   device (scope link for IPv4). EEXIST (a route with the same table+metric exists) -> HostTaken.
+ *   device (scope link for IPv4). EEXIST (a route with the same table+metric exists) -> HostTaken;
+ *   ENODEV, or a device name with no interface -> RouteTableError with reason "DeviceMissing".
  * - `release`: RTM_DELROUTE matching protocol + table + metric + dst, so the kernel itself never
- *   removes anyone else's route; ESRCH (nothing to delete) is success.
+ *   removes anyone else's route; ESRCH (nothing to delete) is success. No device needed.
  * - "ours" = our protocol AND our table AND our metric (what claim makes and release removes);
- *   every other route to the host is "other".
+ *   every other route to the host is "other". The device is not part of it: the device is looked
+ *   up on the first insert only, so reading, releasing and listing work while it does not exist.
+ * - Every request is bounded by `requestTimeout` (dumps by `dumpTimeout`): a reply that never
+ *   comes fails the call with a RouteTableError naming the operation, reason "TimedOut".
+ * - Errors are told apart by the errno in the kernel's NLMSG_ERROR reply (never by message text).
  *
  * isTaken / routesTo never dump the table in the normal case (main table). They use
  * RTM_GETROUTE with RTM_F_FIB_MATCH (~0.1 ms), which returns only the BEST route to the address:
@@ -108,30 +144,35 @@ const resolveDevice = (socket: Socket, device: string | number): Effect.Effect<n
  * ours is invisible, which is exactly the case where routing to the address still reaches us.
  * Keep `metric` above the daemon's metric, or peers' claims become invisible.
  *
- * Slow paths (one dump, all tables, filtered here): a non-ours host route through our own
- * device that beats ours (it hides ours from step 2); and, for a non-main `table`, any answer
- * that did not come from that table. RTA_TABLE in a lookup request does NOT select a table
- * (tested: the kernel routes the lookup through the policy rules; the answer's table is only
- * reported with RTM_F_LOOKUP_TABLE). So with a non-main table, lookups are conclusive only when
- * a policy rule sends lookups for the pool to it first (e.g. `ip rule add to <pool> lookup T`)
- * and the answer comes from T; otherwise every isTaken/routesTo dumps.
+ * Ambiguous answers are confirmed with one dump (all tables of the family, filtered here: the
+ * package cannot set NETLINK_GET_STRICT_CHK, so the kernel cannot filter it) before answering
+ * "absent", and only then:
+ * - a lookup that hits a reject route (blackhole EINVAL, unreachable EHOSTUNREACH, prohibit
+ *   EACCES): it may be a covering route, or a reject HOST route to the address itself, and a
+ *   malformed request also gives EINVAL. So a covering reject route over the pool makes every
+ *   isTaken/routesTo of it dump: keep such routes off the pools' addresses;
+ * - a non-ours host route through our own device that beats ours (it hides ours from step 2),
+ *   or step 2 when the device does not exist;
+ * - with a non-main `table`, any answer that did not come from that table. RTA_TABLE in a
+ *   lookup request does NOT select a table (tested: the kernel routes the lookup through the
+ *   policy rules; the answer's table is only reported with RTM_F_LOOKUP_TABLE). So with a
+ *   non-main table, lookups are conclusive only when a policy rule sends lookups for the pool to
+ *   it first (e.g. `ip rule add to <pool> lookup T`) and the answer comes from T.
+ * No route at all (ENETUNREACH) is conclusive for the main table.
  *
- * Reject routes (blackhole, unreachable, prohibit) make lookups fail with EINVAL, EHOSTUNREACH or
- * EACCES: lookups treat them as "no host route" (a covering blackhole of the pool is common), so
- * a reject-type HOST route is not seen by isTaken/routesTo (hostRoutesIn, a dump, lists it).
- *
- * hostRoutesIn: one RTM_GETROUTE dump of the family (the package has no NETLINK_GET_STRICT_CHK,
- * so the kernel cannot filter it: all tables come back, ~170 ms per 20,000 routes), filtered here
+ * hostRoutesIn: one RTM_GETROUTE dump of the family (~170 ms per 20,000 routes), filtered here
  * to host routes inside the prefix, cloned/cache entries excluded.
  */
-export const make = (options?: Options): Effect.Effect<RouteTable["Service"], RouteTableError, Scope.Scope> =>
+export const makeWith = (
+  options: Options | undefined,
+  open: () => RtnlTransport
+): Effect.Effect<RouteTable["Service"], RouteTableError, Scope.Scope> =>
   Effect.gen(function* () {
     const settings = yield* validated(options)
-    const socket = yield* Effect.acquireRelease(
-      Effect.try({ try: () => createRtNetlink(), catch: failure("open") }),
-      (opened) => Effect.sync(() => opened.socket.close())
+    const transport = yield* Effect.acquireRelease(
+      Effect.try({ try: open, catch: failure("open") }),
+      (opened) => Effect.sync(() => opened.close())
     )
-    const device = yield* resolveDevice(socket, settings.device)
     const ownership: Ownership = {
       protocol: settings.protocol,
       table: settings.table,
@@ -141,32 +182,130 @@ export const make = (options?: Options): Effect.Effect<RouteTable["Service"], Ro
     // ids above 255 travel only in RTA_TABLE; rtm_table is then RT_TABLE_UNSPEC
     const tableByte = table < 256 ? table : 0
 
-    const head = (host: Ip) => ({ family: addressFamilyOf(host.family), dstLen: bitsOf(host.family) })
-
-    /** The best route for host (restricted to one output device), or undefined when there is none. */
-    const lookup = (host: Ip, oif?: number): Effect.Effect<rt.RouteMessage | undefined, RouteTableError> =>
-      attempt(() =>
-        socket.getRoute(
-          { ...head(host), flags: { fibMatch: true, lookupTable: true } },
-          { dst: toBytes(host), ...(oif === undefined ? {} : { oif }) }
-        )
-      ).pipe(
-        Effect.map((messages) => messages[0]),
-        Effect.catch((cause) =>
-          noRouteRejections.has(rejectionOf(cause) ?? "")
-            ? Effect.succeed(undefined)
-            : Effect.fail(failure("lookup")(cause))
+    /** One request and its decoded reply, bounded by `timeout` ms. Fails with what went wrong (unknown). */
+    const exchange = (
+      operation: string,
+      type: rt.MessageType,
+      payload: ReadonlyArray<Uint8Array>,
+      flags: number,
+      timeout: number
+    ): Effect.Effect<ReadonlyArray<rt.Message>, unknown> => {
+      const name = requestNames[type] ?? `rtnetlink message ${type}`
+      const reply = Effect.tryPromise({
+        try: () => transport.request(type, payload, flags),
+        catch: (cause) => cause
+      }).pipe(
+        Effect.flatMap((messages) =>
+          Effect.try({ try: () => decodeReply(messages, name), catch: (cause) => cause })
         )
       )
+      // A starved process (a loaded node) runs its expired timers before it reads its sockets:
+      // give a reply that is already there a turn of the event loop (two, for margin) before
+      // calling it lost.
+      const deadline = Effect.sleep(Duration.millis(timeout)).pipe(
+        Effect.andThen(ioTurn),
+        Effect.andThen(ioTurn),
+        Effect.andThen(
+          Effect.fail(
+            new RouteTableError({
+              operation,
+              reason: "TimedOut",
+              message: `the kernel did not answer ${name} within ${timeout} ms`
+            })
+          )
+        )
+      )
+      return Effect.raceFirst(reply, deadline)
+    }
+
+    const deviceMissing = (operation: string) =>
+      new RouteTableError({
+        operation,
+        reason: "DeviceMissing",
+        message:
+          typeof settings.device === "number"
+            ? `no interface with index ${settings.device} in this network namespace`
+            : `no interface named ${settings.device} in this network namespace`
+      })
+
+    // An index is used as given (the insert answers ENODEV if it does not exist); a name is
+    // looked up once, on first use.
+    let deviceIndex: number | undefined = typeof settings.device === "number" ? settings.device : undefined
+
+    /** The ifindex of the configured device, or a DeviceMissing RouteTableError. */
+    const resolveDevice = (operation: string): Effect.Effect<number, RouteTableError> => {
+      const known = deviceIndex
+      if (known !== undefined) return Effect.succeed(known)
+      return exchange(
+        operation,
+        rt.MessageType.GETLINK,
+        linkPayload({}, { ifname: String(settings.device) }),
+        0,
+        settings.requestTimeout
+      ).pipe(
+        Effect.catch((cause) =>
+          Effect.fail(errnoOf(cause) === Errno.ENODEV ? deviceMissing(operation) : failure(operation)(cause))
+        ),
+        Effect.flatMap((messages) => {
+          const index = messages.find((message) => message.kind === "link")?.data.index
+          if (index === undefined) return Effect.fail(deviceMissing(operation))
+          deviceIndex = index
+          return Effect.succeed(index)
+        })
+      )
+    }
+
+    const head = (host: Ip) => ({ family: addressFamilyOf(host.family), dstLen: bitsOf(host.family) })
+
+    /** The best route for host (restricted to one output device), or why there is none. */
+    const lookup = (host: Ip, oif?: number): Effect.Effect<Lookup, RouteTableError> =>
+      exchange(
+        "lookup",
+        rt.MessageType.GETROUTE,
+        routePayload(
+          { ...head(host), flags: { fibMatch: true, lookupTable: true } },
+          { dst: toBytes(host), ...(oif === undefined ? {} : { oif }) }
+        ),
+        0,
+        settings.requestTimeout
+      ).pipe(
+        Effect.map((messages): Lookup => {
+          const message = messages.find(isRouteMessage)
+          return message === undefined ? inconclusive : { kind: "route", message }
+        }),
+        Effect.catch((cause) => {
+          const errno = errnoOf(cause)
+          // ENODEV: the output device of step 2 is gone; nothing to conclude from that
+          const answer = oif !== undefined && errno === Errno.ENODEV ? "inconclusive" : lookupAnswerOf(errno)
+          return answer === undefined
+            ? Effect.fail(failure("lookup")(cause))
+            : Effect.succeed<Lookup>({ kind: answer })
+        })
+      )
+
+    const isHostAnswer = (answer: Lookup, host: Ip): answer is Extract<Lookup, { kind: "route" }> =>
+      answer.kind === "route" && isHostRouteTo(answer.message, host)
 
     /** Whether an answer that is not a host route proves there is none in our table. */
-    const provesAbsent = (answer: rt.RouteMessage | undefined): boolean =>
-      answer === undefined ? table === MAIN_TABLE : tableOf(answer) === table
+    const provesAbsent = (answer: Lookup): boolean =>
+      answer.kind === "none"
+        ? table === MAIN_TABLE
+        : answer.kind === "route"
+          ? tableOf(answer.message) === table
+          : false
 
     const dumpHostRoutes = (family: 4 | 6): Effect.Effect<ReadonlyArray<rt.RouteMessage>, RouteTableError> =>
-      attempt(() => socket.getRoutes({ family: addressFamilyOf(family) })).pipe(
+      exchange(
+        "dump",
+        rt.MessageType.GETROUTE,
+        routePayload({ family: addressFamilyOf(family) }, {}),
+        FlagsGet.DUMP,
+        settings.dumpTimeout
+      ).pipe(
         Effect.map((messages) =>
-          messages.filter((message) => !isCloned(message) && hostOf(message) !== undefined)
+          messages
+            .filter(isRouteMessage)
+            .filter((message) => !isCloned(message) && hostOf(message) !== undefined)
         ),
         Effect.mapError(failure("dump"))
       )
@@ -182,22 +321,28 @@ export const make = (options?: Options): Effect.Effect<RouteTable["Service"], Ro
 
     const routesTo = Effect.fn("NetlinkRouteTable.routesTo")(function* (host: Ip) {
       const best = yield* lookup(host)
-      if (best === undefined || !isHostRouteTo(best, host)) {
-        return provesAbsent(best) ? [] : yield* dumpRoutesTo(host)
-      }
-      const seen = routesOf(best, ownership)
-      if (isOurs(best, ownership)) return seen
+      if (!isHostAnswer(best, host)) return provesAbsent(best) ? [] : yield* dumpRoutesTo(host)
+      const seen = routesOf(best.message, ownership)
+      if (isOurs(best.message, ownership)) return seen
+      const device = yield* resolveDevice("lookup").pipe(
+        Effect.catchIf(
+          (error) => error.reason === "DeviceMissing",
+          () => Effect.succeed(undefined)
+        )
+      )
+      if (device === undefined) return yield* dumpRoutesTo(host)
       const viaOurDevice = yield* lookup(host, device)
-      if (viaOurDevice === undefined || !isHostRouteTo(viaOurDevice, host)) {
+      if (!isHostAnswer(viaOurDevice, host)) {
         return provesAbsent(viaOurDevice) ? seen : yield* dumpRoutesTo(host)
       }
-      if (isOurs(viaOurDevice, ownership)) return [...seen, ...routesOf(viaOurDevice, ownership)]
+      if (isOurs(viaOurDevice.message, ownership))
+        return [...seen, ...routesOf(viaOurDevice.message, ownership)]
       return yield* dumpRoutesTo(host)
     })
 
     const isTaken = Effect.fn("NetlinkRouteTable.isTaken")(function* (host: Ip) {
       const best = yield* lookup(host)
-      if (best !== undefined && isHostRouteTo(best, host)) return true
+      if (isHostAnswer(best, host)) return true
       if (provesAbsent(best)) return false
       return (yield* dumpRoutesTo(host)).length > 0
     })
@@ -210,9 +355,12 @@ export const make = (options?: Options): Effect.Effect<RouteTable["Service"], Ro
       })
     })
 
-    const claim = (host: Ip): Effect.Effect<void, HostTaken | RouteTableError> =>
-      attempt(() =>
-        socket.newRoute(
+    const claim = Effect.fn("NetlinkRouteTable.claim")(function* (host: Ip) {
+      const device = yield* resolveDevice("claim")
+      yield* exchange(
+        "claim",
+        rt.MessageType.NEWROUTE,
+        routePayload(
           {
             ...head(host),
             table: tableByte,
@@ -220,19 +368,28 @@ export const make = (options?: Options): Effect.Effect<RouteTable["Service"], Ro
             scope: host.family === 4 ? "LINK" : "UNIVERSE",
             type: "UNICAST"
           },
-          { dst: toBytes(host), oif: device, priority: settings.metric, table },
-          { flags: FlagsNew.CREATE | FlagsNew.EXCL }
-        )
+          { dst: toBytes(host), oif: device, priority: settings.metric, table }
+        ),
+        FlagsNew.CREATE | FlagsNew.EXCL,
+        settings.requestTimeout
       ).pipe(
-        Effect.asVoid,
-        Effect.mapError((cause) =>
-          rejectionOf(cause) === "EEXIST" ? new HostTaken({ host: formatIp(host) }) : failure("claim")(cause)
-        )
+        Effect.catch((cause): Effect.Effect<never, HostTaken | RouteTableError> => {
+          const errno = errnoOf(cause)
+          if (errno === Errno.EEXIST) return Effect.fail(new HostTaken({ host: formatIp(host) }))
+          if (errno === Errno.ENODEV) {
+            deviceIndex = typeof settings.device === "number" ? settings.device : undefined
+            return Effect.fail(deviceMissing("claim"))
+          }
+          return Effect.fail(failure("claim")(cause))
+        })
       )
+    })
 
     const release = (host: Ip): Effect.Effect<void, RouteTableError> =>
-      attempt(() =>
-        socket.delRoute(
+      exchange(
+        "release",
+        rt.MessageType.DELROUTE,
+        routePayload(
           {
             ...head(host),
             table: tableByte,
@@ -241,26 +398,40 @@ export const make = (options?: Options): Effect.Effect<RouteTable["Service"], Ro
             type: "UNICAST"
           },
           { dst: toBytes(host), priority: settings.metric, table }
-        )
+        ),
+        0,
+        settings.requestTimeout
       ).pipe(
         Effect.asVoid,
         Effect.catch((cause) =>
-          rejectionOf(cause) === "ESRCH" ? Effect.void : Effect.fail(failure("release")(cause))
+          errnoOf(cause) === Errno.ESRCH ? Effect.void : Effect.fail(failure("release")(cause))
         )
       )
 
+    // No route to the peer (any reject answer included) means "no source known": the tie-break
+    // then cannot decide and counts as a loss, which is always safe.
     const sourceTowards = (peer: Ip): Effect.Effect<Ip | undefined, RouteTableError> =>
-      attempt(() => socket.getRoute(head(peer), { dst: toBytes(peer) })).pipe(
-        Effect.map((messages) => fromBytes(peer.family, messages[0]?.attrs.prefsrc)),
+      exchange(
+        "sourceTowards",
+        rt.MessageType.GETROUTE,
+        routePayload(head(peer), { dst: toBytes(peer) }),
+        0,
+        settings.requestTimeout
+      ).pipe(
+        Effect.map((messages) => fromBytes(peer.family, messages.find(isRouteMessage)?.attrs.prefsrc)),
         Effect.catch((cause) =>
-          noRouteRejections.has(rejectionOf(cause) ?? "")
-            ? Effect.succeed(undefined)
-            : Effect.fail(failure("sourceTowards")(cause))
+          lookupAnswerOf(errnoOf(cause)) === undefined
+            ? Effect.fail(failure("sourceTowards")(cause))
+            : Effect.succeed(undefined)
         )
       )
 
     return RouteTable.of({ routesTo, isTaken, hostRoutesIn, claim, release, sourceTowards })
   })
+
+/** `makeWith` over a fresh NETLINK_ROUTE socket of this process's network namespace. */
+export const make = (options?: Options): Effect.Effect<RouteTable["Service"], RouteTableError, Scope.Scope> =>
+  makeWith(options, openTransport)
 
 /** The RouteTable of the network namespace this process runs in; the socket closes with the layer. */
 export const layer = (options?: Options): Layer.Layer<RouteTable, RouteTableError> =>

@@ -42,10 +42,11 @@ const drive = async (
   ns: Netns,
   steps: ReadonlyArray<Step>,
   options?: Script["options"],
-  env?: Record<string, string>
+  transport?: Pick<Script, "stall" | "starve">
 ): Promise<ReadonlyArray<StepResult>> => {
-  const script: Script = options === undefined ? { steps } : { options, steps }
-  const result = await ns.exec(node, [driver], { stdin: JSON.stringify(script), ...(env ? { env } : {}) })
+  const script: Script = { steps, ...(options === undefined ? {} : { options }), ...transport }
+  // a call that hangs makes the driver overrun this and fail the test (exit code of a kill)
+  const result = await ns.exec(node, [driver], { stdin: JSON.stringify(script), timeoutMs: 30_000 })
   assert.strictEqual(result.code, 0, result.stderr)
   const output = JSON.parse(result.stdout) as { results?: ReadonlyArray<StepResult>; layerError?: unknown }
   assert.isDefined(output.results, `layer failed: ${JSON.stringify(output.layerError)}`)
@@ -66,6 +67,17 @@ const sorted = (list: ReadonlyArray<RouteJson>): ReadonlyArray<RouteJson> =>
 
 const routes = (result: StepResult | undefined): ReadonlyArray<RouteJson> =>
   sorted(ok(result) as ReadonlyArray<RouteJson>)
+
+/** The RouteTableError of a failed step: its operation, reason and message. */
+const tableError = (
+  result: StepResult | undefined
+): { operation: string; reason?: string; message: string } => {
+  assert.isDefined(result)
+  assert.ok(result !== undefined && "error" in result, `expected a failure, got ${JSON.stringify(result)}`)
+  const error = (result as { error: Record<string, unknown> }).error
+  assert.strictEqual(error._tag, "RouteTableError", JSON.stringify(error))
+  return error as unknown as { operation: string; reason?: string; message: string }
+}
 
 const ours = (host: string, extra?: Partial<RouteJson>): RouteJson => ({
   host,
@@ -377,6 +389,105 @@ privileged("needs a private network namespace (`unshare -rn`, nsenter, ip)", ker
           )
         })
 
+        it("a reject HOST route is taken: EINVAL, EHOSTUNREACH, EACCES never mean 'no route'", async () => {
+          const ns = await lab()
+          await ipf(ns, `route add blackhole ${host(60)}/${bits}`)
+          await ipf(ns, `route add unreachable ${host(61)}/${bits}`)
+          await ipf(ns, `route add prohibit ${host(62)}/${bits}`)
+          // a covering blackhole: every lookup inside the pool now answers EINVAL
+          await ipf(ns, `route add blackhole ${family.pool}`)
+          const results = await drive(ns, [
+            { op: "isTaken", arg: host(60) },
+            { op: "isTaken", arg: host(61) },
+            { op: "isTaken", arg: host(62) },
+            { op: "routesTo", arg: host(60) },
+            { op: "isTaken", arg: host(63) },
+            { op: "routesTo", arg: host(63) },
+            { op: "claim", arg: host(63) },
+            { op: "isTaken", arg: host(63) },
+            { op: "routesTo", arg: host(63) }
+          ])
+          assert.deepStrictEqual(results.slice(0, 3), [{ ok: true }, { ok: true }, { ok: true }])
+          assert.deepStrictEqual(
+            routes(results[3]).map((route) => `${route.host}:${route.origin}`),
+            [`${host(60)}:other`]
+          )
+          // only the covering blackhole: the dump confirms "absent"
+          assert.deepStrictEqual(results.slice(4, 8), [{ ok: false }, { ok: [] }, { ok: null }, { ok: true }])
+          assert.deepStrictEqual(routes(results[8]), [ours(host(63))])
+        })
+
+        it("a missing device: reading and releasing work; claim fails with DeviceMissing and inserts nothing", async () => {
+          const ns = await lab()
+          // a claim of ours made earlier, and a learned competitor (routesTo looks via our device for it)
+          await ipf(ns, `route add ${host(70)}/${bits} dev lo proto 192 metric 4096`)
+          await ipf(ns, `route add ${host(72)}/${bits} via ${family.gateway} proto 12 metric 32`)
+          const steps: ReadonlyArray<Step> = [
+            { op: "isTaken", arg: host(70) },
+            { op: "routesTo", arg: host(70) },
+            { op: "routesTo", arg: host(72) },
+            { op: "hostRoutesIn", arg: family.pool },
+            { op: "claim", arg: host(71) },
+            { op: "isTaken", arg: host(71) },
+            { op: "release", arg: host(70) },
+            { op: "isTaken", arg: host(70) }
+          ]
+          const results = await drive(ns, steps, { device: "gone0" })
+          assert.deepStrictEqual(results.slice(0, 2), [{ ok: true }, { ok: [ours(host(70))] }])
+          assert.deepStrictEqual(
+            routes(results[2]).map((route) => `${route.origin}:${route.protocol}`),
+            ["other:12"]
+          )
+          assert.deepStrictEqual(
+            routes(results[3]).map((route) => `${route.host}:${route.origin}`),
+            [`${host(72)}:other`, `${host(70)}:ours`]
+          )
+          const missing = tableError(results[4])
+          assert.strictEqual(missing.operation, "claim")
+          assert.strictEqual(missing.reason, "DeviceMissing")
+          assert.include(missing.message, "gone0")
+          assert.deepStrictEqual(results.slice(5), [{ ok: false }, { ok: null }, { ok: false }])
+          assert.strictEqual(await ipf(ns, `-N route show proto 192`), "")
+
+          // the same with an interface index that does not exist (the original plugin's LINK_INDEX)
+          const byIndex = await drive(ns, [{ op: "claim", arg: host(71) }], { device: 9999 })
+          assert.strictEqual(tableError(byIndex[0]).reason, "DeviceMissing")
+          assert.include(tableError(byIndex[0]).message, "9999")
+          assert.strictEqual(await ipf(ns, `-N route show proto 192`), "")
+        })
+
+        it("the device disappears after a claim (ip link del): release works, the next claim says DeviceMissing", async () => {
+          const ns = await lab()
+          const results = await drive(
+            ns,
+            [
+              { op: "claim", arg: host(80) },
+              { op: "routesTo", arg: host(80) },
+              { op: "sh", arg: "ip link del pod0" },
+              { op: "routesTo", arg: host(80) },
+              { op: "isTaken", arg: host(80) },
+              { op: "release", arg: host(80) },
+              { op: "hostRoutesIn", arg: family.pool },
+              { op: "claim", arg: host(81) }
+            ],
+            { device: "pod0" }
+          )
+          assert.strictEqual(ok(results[0]), null)
+          assert.strictEqual(routes(results[1]).length, 1)
+          // the kernel removed the routes through the device with it
+          assert.deepStrictEqual(results.slice(2, 7), [
+            { ok: null },
+            { ok: [] },
+            { ok: false },
+            { ok: null },
+            { ok: [] }
+          ])
+          const missing = tableError(results[7])
+          assert.strictEqual(missing.operation, "claim")
+          assert.strictEqual(missing.reason, "DeviceMissing")
+          assert.strictEqual(await ipf(ns, `-N route show proto 192`), "")
+        })
+
         it("sourceTowards returns the source address the kernel picks, none when unreachable", async () => {
           const ns = await lab()
           const unreachable = bits === 32 ? "203.0.113.1" : "2001:db8::1"
@@ -412,9 +523,91 @@ privileged("needs a private network namespace (`unshare -rn`, nsenter, ip)", ker
       assert.isBelow(numbers.routesToConflictMs.p50 * 20, numbers.hostRoutesInMs.p50)
     }, 180_000)
 
-    it("configuration errors: protocol 0, missing device", async () => {
+    it("a lost reply fails the call after the timeout with a RouteTableError naming the operation", async () => {
       const ns = await lab()
-      for (const options of [{ protocol: 0 }, { device: "nosuchdev" }]) {
+      const timeouts = { requestTimeout: 200, dumpTimeout: 300 }
+      const cases = [
+        { stall: "RTM_GETROUTE", step: { op: "isTaken", arg: "100.64.0.90" }, operation: "lookup", ms: 200 },
+        { stall: "RTM_GETROUTE", step: { op: "routesTo", arg: "fd00::90" }, operation: "lookup", ms: 200 },
+        {
+          stall: "RTM_GETROUTE",
+          step: { op: "hostRoutesIn", arg: "100.64.0.0/24" },
+          operation: "dump",
+          ms: 300
+        },
+        {
+          stall: "RTM_GETROUTE",
+          step: { op: "sourceTowards", arg: "198.18.0.2" },
+          operation: "sourceTowards",
+          ms: 200
+        },
+        { stall: "RTM_NEWROUTE", step: { op: "claim", arg: "100.64.0.91" }, operation: "claim", ms: 200 },
+        { stall: "RTM_DELROUTE", step: { op: "release", arg: "100.64.0.92" }, operation: "release", ms: 200 },
+        { stall: "RTM_GETLINK", step: { op: "claim", arg: "100.64.0.93" }, operation: "claim", ms: 200 }
+      ] as const
+      await ip(ns, "route add 100.64.0.92/32 dev lo proto 192 metric 4096")
+      for (const { stall, step, operation, ms } of cases) {
+        const results = await drive(ns, [step], { ...timeouts, device: "pod0" }, { stall: [stall] })
+        const error = tableError(results[0])
+        const context = `${stall} ${step.op}: ${JSON.stringify(error)}`
+        assert.strictEqual(error.operation, operation, context)
+        assert.strictEqual(error.reason, "TimedOut", context)
+        assert.include(error.message, `${stall} within ${ms} ms`, context)
+      }
+      // the lost replies were real: the kernel did insert .91 and delete .92
+      assert.match(await ip(ns, "-N route show 100.64.0.91/32"), /proto 192/)
+      assert.strictEqual(await ip(ns, "-N route show 100.64.0.92/32"), "")
+      // negative control: the same calls with every reply delivered
+      const answered = await drive(
+        ns,
+        cases.map((c) => c.step),
+        { ...timeouts, device: "pod0" }
+      )
+      assert.deepStrictEqual(answered.slice(0, 2), [{ ok: false }, { ok: [] }])
+      assert.deepStrictEqual(
+        routes(answered[2]).map((route) => route.host),
+        ["100.64.0.91"]
+      )
+      assert.deepStrictEqual(answered.slice(3), [
+        { ok: "198.18.0.1" },
+        { error: { _tag: "HostTaken", host: "100.64.0.91" } },
+        { ok: null },
+        { ok: null }
+      ])
+    })
+
+    it("a starved process reads a reply that arrived before it calls the request lost", async () => {
+      const ns = await lab()
+      // after each request the driver blocks its event loop for 3x the timeout (a loaded node):
+      // the reply waits in the socket while the timer expires
+      const results = await drive(
+        ns,
+        [
+          { op: "isTaken", arg: "100.64.0.95" },
+          { op: "claim", arg: "100.64.0.95" },
+          { op: "routesTo", arg: "100.64.0.95" },
+          { op: "release", arg: "100.64.0.95" },
+          { op: "hostRoutesIn", arg: "100.64.0.0/24" }
+        ],
+        { requestTimeout: 200, dumpTimeout: 200 },
+        { starve: { ms: 600 } }
+      )
+      assert.deepStrictEqual(results, [
+        { ok: false },
+        { ok: null },
+        { ok: [ours("100.64.0.95")] },
+        { ok: null },
+        { ok: [] }
+      ])
+    })
+
+    it("configuration errors: protocol 0, a timeout of 0; a missing device is not one", async () => {
+      const ns = await lab()
+      const noDevice = await ns.exec(node, [driver], {
+        stdin: JSON.stringify({ options: { device: "nosuchdev" }, steps: [] })
+      })
+      assert.deepStrictEqual(JSON.parse(noDevice.stdout), { results: [] })
+      for (const options of [{ protocol: 0 }, { requestTimeout: 0 }]) {
         const result = await ns.exec(node, [driver], { stdin: JSON.stringify({ options, steps: [] }) })
         const output = JSON.parse(result.stdout) as { layerError?: { _tag: string; operation: string } }
         assert.strictEqual(output.layerError?._tag, "RouteTableError")

@@ -34,7 +34,8 @@ export type DomainError =
  * The CNI error for a domain failure (see the table in CniError.ts):
  * PoolExhausted 100, AddressTaken 101, AddressOutsidePool 102, AttemptsExhausted 11,
  * FabricUnhealthy 11, NodeLockTimeout 11,
- * AttachmentUnknown 3, AttachmentInvalid 103, RouteTableError and AttachmentsError 5,
+ * AttachmentUnknown 3, AttachmentInvalid 103, RouteTableError and AttachmentsError 5 (but a
+ * RouteTableError of reason DeviceMissing 7, "ipam.device: ..."),
  * InvalidPool 7 ("field: message"), InvalidIdentifier 4 (env values).
  */
 export const cniErrorOf = (error: DomainError): CniError => {
@@ -77,6 +78,9 @@ export const cniErrorOf = (error: DomainError): CniError => {
         `attachment ${error.containerId}/${error.ifname} is not as expected: ${error.reason}`
       )
     case "RouteTableError":
+      // the interface host routes point at does not exist: the node's configuration, not I/O
+      if (error.reason === "DeviceMissing")
+        return cniError(CniCode.invalidConfig, `ipam.device: ${error.message}`)
       return cniError(CniCode.ioFailure, `routing table: ${error.operation} failed: ${error.message}`)
     case "AttachmentsError":
       return cniError(CniCode.ioFailure, `attachment store: ${error.operation} failed: ${error.message}`)

@@ -61,7 +61,9 @@ export type RouteTableSettings = Pick<AdapterSettings, "protocol" | "table" | "m
 
 /**
  * The kernel's routing table over rtnetlink. The module and its native addon are imported only
- * when the layer is built, so VERSION and invalid requests never load them.
+ * when the layer is built, so VERSION and invalid requests never load them. Building it never
+ * needs `device` to exist: only an insert looks it up (DEL, GC, STATUS, list and gc work without).
+ * Every netlink request is bounded by the adapter's default timeouts.
  */
 export const netlinkRouteTable = (settings: RouteTableSettings): Layer.Layer<RouteTable, RouteTableError> =>
   Layer.unwrap(

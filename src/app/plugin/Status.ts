@@ -9,6 +9,8 @@ import { fabricRefusal } from "./FabricGate.ts"
 /**
  * Succeed (no output) when the fabric is healthy (or `onUnhealthy` is "proceed") and every pool
  * has a free address; else fail with 51 (fabric) or 50 (pools, table).
+ * `ipam.device` is not checked: a fresh node has no bridge before its first pod, and only ADD's
+ * insert needs it (ADD answers 7 when it is missing), so its absence never makes a node unready.
  */
 export const status = (request: CniRequest<"STATUS">) =>
   Effect.gen(function* () {

@@ -130,7 +130,10 @@ export const attach = (
     const self = ownerKeyOf(key)
     const wanted = matchRequests(network, requested)
     if (wanted instanceof AddressOutsidePool) return yield* wanted
-    const locked = <A, E, R>(effect: Effect.Effect<A, E, R>) => withNodeLock(network.name, effect)
+    // uninterruptible: when one pool fails, the other pool's fiber is interrupted; a record write
+    // or release cut off midway could land after the clean-up (a record resurrected, a temp file left)
+    const locked = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.uninterruptible(withNodeLock(network.name, effect))
 
     // What the owner keeps from before (a per-address network keeps every address it holds).
     const decide: Effect.Effect<Previous, RouteTableError | AttachmentsError, RouteTable | Attachments> =

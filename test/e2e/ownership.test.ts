@@ -192,6 +192,35 @@ suite("issue 8 on a real kernel: ownership-safe release", () => {
   )
 
   it(
+    "a failed dual-stack ADD (one pool refused) leaves no record, no temporary file and no route (5 trials)",
+    inSandbox(async ({ ns, dataDir }) => {
+      await ns.run("ip", ["route", "add", "100.64.0.5/32", "dev", "lo", "proto", "12", "metric", "32"])
+      const dual = {
+        cniVersion: "1.1.0",
+        name: "pods",
+        type: "bridge",
+        runtimeConfig: { ips: ["100.64.0.5"] },
+        ipam: {
+          type: "routetable-ipam",
+          dataDir,
+          ranges: [[{ subnet: "100.64.0.0/29" }], [{ subnet: "fd00:64::/120" }]],
+          propagationTimeout: "20ms"
+        }
+      }
+      for (let trial = 0; trial < 5; trial++) {
+        assertCniError(await runPlugin(ns, attachmentEnv(ns, "ADD", `d${trial}`), dual), 101)
+        const left = readdirSync(dataDir, { recursive: true }).map(String)
+        assert.deepStrictEqual(
+          left.filter((f) => f !== "pods"),
+          [],
+          `trial ${trial}: ${JSON.stringify(left)}`
+        )
+        assert.deepStrictEqual(await ourHosts({ ns, dataDir }), [])
+      }
+    })
+  )
+
+  it(
     "7. a corrupt record is moved aside: DEL succeeds, its address stays held, list shows it, gc keeps it",
     inSandbox(async (sandbox) => {
       const { ns, dataDir } = sandbox

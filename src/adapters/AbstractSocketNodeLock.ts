@@ -3,14 +3,13 @@ import * as Net from "node:net"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Random from "effect/Random"
 import { NodeLock, type NodeLockService, NodeLockTimeout } from "../domain/NodeLock.ts"
 
 /** How the lock is named and how long a caller waits for it. */
 export interface AbstractSocketLockOptions {
   /** Part of the lock's name: processes share a lock only when they use the same data directory. */
   readonly dataDir: string
-  /** Give up after this long (NodeLockTimeout; the plugin answers code 11). Default 10 s. */
+  /** Give up after this long (NodeLockTimeout; the plugin answers code 11). Default 30 s. */
   readonly timeout?: Duration.Input
 }
 
@@ -31,46 +30,87 @@ const fnv1a = (text: string): string => {
 export const lockName = (dataDir: string, network: string): string =>
   `\0routetable-ipam/${fnv1a(`${dataDir}\0${network}`)}/${network.slice(0, 64)}`
 
-/** Bind the name: the server when we got the lock, undefined when another process holds it. */
-const tryBind = (name: string): Promise<Net.Server | undefined> =>
-  new Promise((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EADDRINUSE") resolve(undefined)
-      else reject(error)
-    })
-    server.listen({ path: name, exclusive: true }, () => {
-      server.unref()
-      resolve(server)
-    })
+/** A held lock: the bound server and the waiters connected to it (told to retry when it goes). */
+interface Held {
+  readonly server: Net.Server
+  readonly waiters: Set<Net.Socket>
+}
+
+/**
+ * Take the lock: bind the name; when another process holds it, connect to it and sleep until that
+ * connection closes (the holder released the lock, or died and the kernel closed it), then try
+ * again. No polling: a waiting process uses no CPU, which matters when dozens of ADDs start at once.
+ */
+const acquire = (
+  name: string,
+  network: string,
+  timeoutMillis: number
+): Effect.Effect<Held, NodeLockTimeout> =>
+  Effect.callback<Held, NodeLockTimeout>((resume) => {
+    const started = Date.now()
+    let finished = false
+    let waiting: Net.Socket | undefined
+    const timer = setTimeout(() => {
+      finished = true
+      waiting?.destroy()
+      resume(Effect.fail(new NodeLockTimeout({ network, waitedMillis: Date.now() - started })))
+    }, timeoutMillis)
+    const attempt = () => {
+      if (finished) return
+      const waiters = new Set<Net.Socket>()
+      const server = Net.createServer((socket) => {
+        socket.on("error", () => undefined)
+        waiters.add(socket)
+        socket.once("close", () => waiters.delete(socket))
+      })
+      server.once("error", (error: NodeJS.ErrnoException) => {
+        // held by another process (EADDRINUSE): wait for its end; anything else: try again shortly
+        if (finished) return
+        if (error.code !== "EADDRINUSE") {
+          setTimeout(attempt, 10)
+          return
+        }
+        const socket = Net.connect({ path: name })
+        waiting = socket
+        socket.on("error", () => undefined)
+        socket.once("close", () => {
+          waiting = undefined
+          attempt()
+        })
+      })
+      server.listen({ path: name, exclusive: true }, () => {
+        if (finished) {
+          server.close()
+          return
+        }
+        finished = true
+        clearTimeout(timer)
+        server.unref()
+        resume(Effect.succeed({ server, waiters }))
+      })
+    }
+    attempt()
   })
 
-const close = (server: Net.Server): Promise<void> => new Promise((resolve) => server.close(() => resolve()))
+/** Give the lock up and wake every waiter. */
+const release = ({ server, waiters }: Held): Effect.Effect<void> =>
+  Effect.promise(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        for (const socket of waiters) socket.destroy()
+      })
+  )
 
 /** The lock service for one data directory. */
 export const make = (options: AbstractSocketLockOptions): NodeLockService => {
-  const timeoutMillis = Duration.toMillis(options.timeout ?? Duration.seconds(10))
-  const acquire = (network: string): Effect.Effect<Net.Server, NodeLockTimeout> =>
-    Effect.gen(function* () {
-      const name = lockName(options.dataDir, network)
-      let waited = 0
-      let pause = 1
-      for (;;) {
-        const server = yield* Effect.promise(() => tryBind(name).catch(() => undefined))
-        if (server !== undefined) return server
-        if (waited >= timeoutMillis) return yield* new NodeLockTimeout({ network, waitedMillis: waited })
-        const sleep = Math.round(pause * (0.5 + (yield* Random.next)))
-        yield* Effect.sleep(Duration.millis(sleep))
-        waited += sleep
-        pause = Math.min(pause * 2, 25)
-      }
-    })
+  const timeoutMillis = Duration.toMillis(options.timeout ?? Duration.seconds(30))
   return {
     withLock: (network, effect) =>
       Effect.acquireUseRelease(
-        acquire(network),
+        acquire(lockName(options.dataDir, network), network, timeoutMillis),
         () => effect,
-        (server) => Effect.promise(() => close(server))
+        release
       )
   }
 }

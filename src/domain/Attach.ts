@@ -160,13 +160,18 @@ export const attach = (
         yield* releaseOnBehalf(network.name, key, namedBy(existing))
         return { kept: [] }
       })
-    const previous: Previous = yield* locked(
-      Effect.gen(function* () {
-        const decided = yield* decide
-        if ("kept" in decided) yield* putStamped({ ...key, addresses: decided.kept, pending: [] })
-        return decided
-      })
-    )
+    // a first ADD (no record yet, the common case) needs no lock here: the runtime never runs two
+    // operations on one attachment at once, and the claim's insert step takes the lock anyway
+    const previous: Previous =
+      (yield* store.get(key)) === undefined
+        ? { kept: [] }
+        : yield* locked(
+            Effect.gen(function* () {
+              const decided = yield* decide
+              if ("kept" in decided) yield* putStamped({ ...key, addresses: decided.kept, pending: [] })
+              return decided
+            })
+          )
     if ("done" in previous) return previous.done
     const kept = previous.kept
 

@@ -63,7 +63,11 @@ export const cniErrorOf = (error: DomainError): CniError => {
     case "RouteTableError":
       return cniError(CniCode.ioFailure, `routing table: ${error.operation} failed: ${error.message}`)
     case "AttachmentsError":
-      return cniError(CniCode.ioFailure, `attachment store: ${error.operation} failed: ${error.message}`)
+      // the store lives under ipam.dataDir: the field the operator can do something about
+      return cniError(
+        CniCode.ioFailure,
+        `ipam.dataDir: attachment store: ${error.operation} failed: ${error.message}`
+      )
     case "InvalidPool":
       return cniError(CniCode.invalidConfig, `${error.field}: ${error.message}`)
     case "InvalidIdentifier":

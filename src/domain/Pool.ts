@@ -10,6 +10,7 @@ import {
   type Ip,
   ip,
   lastOf,
+  parseAddressWithPrefix,
   parseCidr,
   parseIp,
   sizeOf
@@ -170,11 +171,11 @@ const excludedIntervals = (exclude: ReadonlyArray<string>): ExcludedByFamily | I
 }
 
 const makeRange = (at: string, input: RangeInput, exclusions: ExclusionInput): InvalidPool | Range => {
-  const subnet = parseCidr(input.subnet)
+  const subnet = parseAddressWithPrefix(input.subnet)
   if (Option.isNone(subnet))
     return new InvalidPool({ field: `${at}.subnet`, message: `not a CIDR: ${JSON.stringify(input.subnet)}` })
-  const cidr = subnet.value
-  if (Option.isNone(parseCidr(input.subnet, { strict: true }))) {
+  const cidr = subnet.value.cidr
+  if (subnet.value.address.value !== cidr.network) {
     // host-local refuses these too: "100.64.1.0/16" is a typo for 100.64.0.0/16 or for a /24
     return invalid(
       `${at}.subnet`,

@@ -19,6 +19,15 @@ const numRuns = soak ? 3_000 : 200
 /** Longest one call may take: the runtime would kill a plugin that hangs; we fail the case. */
 const callBoundMillis = 20_000
 
+/** `sh -c` script: mount the two hazards ($1 read-only, $2 full), then exec the plugin ($3 $4). */
+const mountHazards = [
+  'mount -t tmpfs -o ro,size=64k tmpfs "$1"',
+  'mount -t tmpfs -o size=16k tmpfs "$2"',
+  'mkdir "$2/data" && (cat /dev/zero > "$2/fill" 2>/dev/null; true)',
+  "shift 2",
+  'exec "$@"'
+].join(" && ")
+
 interface Run {
   readonly code: number
   readonly stdout: string
@@ -40,8 +49,12 @@ suite("fuzz: the built executable in a private namespace", () => {
       regularFile: path.join(base, "regular-file"),
       fifo: path.join(base, "fifo"),
       stdoutLink: path.join(base, "stdout-link"),
-      directory: path.join(base, "directory")
+      directory: path.join(base, "directory"),
+      readOnly: path.join(base, "read-only"),
+      full: path.join(base, "full")
     }
+    mkdirSync(hazards.readOnly)
+    mkdirSync(hazards.full)
     writeFileSync(hazards.regularFile, "not a directory\n")
     execFileSync("mkfifo", [hazards.fifo])
     symlinkSync("/dev/stdout", hazards.stdoutLink)
@@ -64,11 +77,28 @@ suite("fuzz: the built executable in a private namespace", () => {
     for (const [key, value] of Object.entries(fuzz.env)) env[key] = value ?? ""
     env.CNI_COMMAND = command
     const started = performance.now()
-    const result = await ns.exec(nodeBinary, [pluginFile], {
-      env,
-      stdin: fuzz.stdin,
-      timeoutMs: callBoundMillis
-    })
+    // each call in a private mount namespace where `read-only` is a read-only and `full` a full tmpfs
+    const result = await ns.exec(
+      "unshare",
+      [
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        mountHazards,
+        "sh",
+        hazards.readOnly,
+        hazards.full,
+        nodeBinary,
+        pluginFile
+      ],
+      {
+        env,
+        stdin: fuzz.stdin,
+        timeoutMs: callBoundMillis
+      }
+    )
     return { ...result, millis: performance.now() - started }
   }
 

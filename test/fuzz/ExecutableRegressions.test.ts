@@ -1,4 +1,5 @@
 // Defects the fuzz run found in the built plugin (issue 12 items 5 and 6), kept as plain regression tests.
+import { execFileSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
@@ -97,5 +98,17 @@ suite("the built plugin: dataDir and log.file hazards", () => {
       .filter((line) => line !== "")
     assert.strictEqual(lines.length, 1, lines.join("\n"))
     assert.isArray((JSON.parse(lines[0]!) as { ips: unknown }).ips)
+  })
+
+  it("log.file that is a FIFO nobody reads: the plugin answers (it blocked in open(2) forever, ignoring SIGTERM)", async () => {
+    const fifo = path.join(base, "log-fifo")
+    execFileSync("mkfifo", [fifo])
+    const conf = netConf("1.0.0", path.join(base, "data"), {
+      ranges: [[{ subnet: "100.64.0.0/24" }]],
+      log: { file: fifo, level: "trace" }
+    })
+    const run = await runPlugin(ns, attachmentEnv(ns, "ADD", "c1"), conf)
+    assert.strictEqual(run.code, 0, describeRun(run))
+    assert.isArray(JSON.parse(run.stdout).ips)
   })
 })

@@ -13,12 +13,17 @@ export interface FuzzTarget {
   readonly hazards?: FilesystemHazards
 }
 
-/** Paths prepared once per run under the sandbox: a regular file, a FIFO, a symlink to /dev/stdout, a directory. */
+/**
+ * Paths prepared once per run under the sandbox: a regular file, a FIFO, a symlink to /dev/stdout,
+ * a directory, and two mount points each call sees as a read-only and a full file system.
+ */
 export interface FilesystemHazards {
   readonly regularFile: string
   readonly fifo: string
   readonly stdoutLink: string
   readonly directory: string
+  readonly readOnly: string
+  readonly full: string
 }
 
 /** One invocation and what it may answer. */
@@ -228,7 +233,9 @@ const hazardPaths = (target: FuzzTarget): ReadonlyArray<string> => [
         target.hazards.fifo,
         `${target.hazards.fifo}/x`,
         target.hazards.stdoutLink,
-        target.hazards.directory
+        target.hazards.directory,
+        `${target.hazards.readOnly}/data`,
+        `${target.hazards.full}/data`
       ])
 ]
 
@@ -533,6 +540,15 @@ const envFault: fc.Arbitrary<Fault> = fc.oneof(
     mayPass: false,
     apply: (input: MutableInput) => {
       input.command = command
+    }
+  })),
+  fc.tuple(fc.constantFrom("CNI_NETNS", "CNI_PATH"), oddStrings).map(([name, value]) => ({
+    name: `${name}=${JSON.stringify(value).slice(0, 60)}`,
+    // an IPAM plugin never enters the namespace nor runs other plugins: any value (but unset) passes
+    codes: [4],
+    mayPass: true,
+    apply: (input: MutableInput) => {
+      input.env[name] = value
     }
   })),
   fc.constantFrom("CNI_CONTAINERID", "CNI_IFNAME", "CNI_NETNS").map((name) => ({

@@ -435,6 +435,22 @@ const structureFault: fc.Arbitrary<Fault> = fc.oneof(
       input.text = text
     }
   })),
+  fc.tuple(fc.integer({ min: 100, max: 1200 }), fc.integer({ min: 0, max: 1200 })).map(([sets, ips]) => ({
+    name: `${sets} range sets and ${ips} prevResult addresses`,
+    // one address per range set: ADD may find one exhausted (100); CHECK compares what it got (103)
+    codes: [100, 103],
+    mayPass: true,
+    apply: (input: MutableInput) => {
+      input.conf.ipam.ranges = Array.from({ length: sets }, (_, i) => [
+        { subnet: `100.${64 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) * 16}/28` }
+      ])
+      input.conf.prevResult = {
+        ips: Array.from({ length: ips }, (_, i) => ({
+          address: `100.${64 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) * 16 + 1}/28`
+        }))
+      }
+    }
+  })),
   fc.constant({
     name: "stdin larger than 1 MiB",
     codes: [6],

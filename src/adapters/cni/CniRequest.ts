@@ -2,8 +2,8 @@
 import * as Option from "effect/Option"
 import type { Owner } from "../../domain/Attach.ts"
 import { checkNetworkName } from "../../domain/ContainerId.ts"
-import { contains, type Ip, parseAddressWithPrefix, parseIp } from "../../domain/Ip.ts"
-import { subnetsOf } from "../../domain/Pool.ts"
+import { type Ip, parseAddressWithPrefix, parseIp } from "../../domain/Ip.ts"
+import { coveredBySubnets, intervalsContain } from "../../domain/Pool.ts"
 import { type CniArgs, parseCniArgs } from "./CniArgs.ts"
 import type { CniEnv } from "./CniEnv.ts"
 import { CniCode, type CniError, cniError } from "./CniError.ts"
@@ -171,7 +171,8 @@ export const decodeRequest = (env: CniEnv, stdin: StdinConf): PluginRequest | Cn
   const pools = settings.network.pools
   const cniVersion = stdin.cniVersion
   const owner: Owner = { containerId: env.containerId, ifname: env.ifname }
-  const inNetwork = (address: Ip) => pools.some((p) => subnetsOf(p).some((s) => contains(s, address)))
+  const covered = coveredBySubnets(pools)
+  const inNetwork = (address: Ip) => intervalsContain(covered[address.family], address.value)
   const prevIps = (conf?.prevResult?.ips ?? []).map((ip) => ip.address)
 
   switch (command) {

@@ -93,6 +93,28 @@ describe("every input gets a clean answer (issue 12)", () => {
     )
   })
 
+  describe("beyond the issue's list (found while fuzzing by hand): prevResult against many range sets", () => {
+    it.effect(
+      "DEL and CHECK with 3,000 range sets and 3,000 prevResult addresses answer (each address was tested against every subnet)",
+      () =>
+        Effect.gen(function* () {
+          const node = yield* makeMemoryNode()
+          const ranges = Array.from({ length: 3000 }, (_, i) => [
+            { subnet: `100.${64 + (i >> 12)}.${(i >> 4) & 255}.${(i & 15) * 16}/28` }
+          ])
+          const ips = Array.from({ length: 3000 }, (_, i) => ({
+            address: `10.${(i >> 8) & 255}.${i & 255}.1/24`
+          }))
+          const conf = netConf("1.0.0", { ranges }, { prevResult: { ips } })
+          const del = yield* runCni(node, baseEnv("DEL"), conf)
+          assert.strictEqual(del.status, 0, del.stdout.slice(0, 300))
+          // none of the addresses is inside the network: CHECK has nothing to compare with the record
+          const check = yield* runCni(node, baseEnv("CHECK"), conf)
+          assert.strictEqual(check.status, 3, check.stdout.slice(0, 300))
+        })
+    )
+  })
+
   describe("4: container IDs too long for a record file name are refused up front", () => {
     for (const command of ["ADD", "DEL", "CHECK"]) {
       it.effect(`${command}: 235 characters -> 4 naming CNI_CONTAINERID and the limit 234`, () =>

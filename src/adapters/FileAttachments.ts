@@ -1,5 +1,5 @@
 // Owner records as files: one JSON file per attachment under <dataDir>/<network>/, replaced atomically.
-import { randomBytes } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
@@ -13,11 +13,16 @@ import {
   byContainerThenIfname,
   type QuarantinedRecord
 } from "../domain/Attachments.ts"
-import { checkAttachmentKey, checkNetworkName, type InvalidIdentifier } from "../domain/ContainerId.ts"
+import {
+  checkAttachmentKey,
+  checkNetworkName,
+  type InvalidIdentifier,
+  maxIfnameBytes
+} from "../domain/ContainerId.ts"
 import { formatIp, type Ip, parseIp } from "../domain/Ip.ts"
 
 /** Longest file name most Linux file systems take (NAME_MAX). */
-const maxFileNameBytes = 255
+export const maxFileNameBytes = 255
 
 /**
  * File name of a record: `<containerId>@<ifname>.json`. A container ID never contains '@', so
@@ -27,6 +32,13 @@ const maxFileNameBytes = 255
  */
 export const fileNameOf = (key: Pick<AttachmentKey, "containerId" | "ifname">): string =>
   `${key.containerId}@${key.ifname}.json`
+
+/**
+ * Longest container ID (in bytes; valid IDs are ASCII) whose record name fits NAME_MAX with the
+ * longest interface name: 255 - "@" - 15 - ".json" = 234. The CNI decoder refuses longer IDs up
+ * front (code 4), so no container is ever added that could not be deleted.
+ */
+export const maxContainerIdBytes = maxFileNameBytes - "@".length - maxIfnameBytes - ".json".length
 
 const isRecordName = (name: string): boolean => !name.startsWith(".") && name.endsWith(".json")
 
@@ -158,22 +170,122 @@ const misfiled = (record: Attachment, network: string, fileName: string): string
   return undefined
 }
 
-/** Write `text` to `path` atomically: a fresh temp file in the same directory, fsync, rename, fsync the directory. */
+/**
+ * Prefix of the temporary files of one record: `.tmp-<12 hex digits of the record name's hash>-`,
+ * followed by the writer's PID and a random part. A writer killed between create and rename
+ * leaves such a file; the next write or removal of the same record deletes it once its writer
+ * is gone (`list` also removes any temporary file older than a minute).
+ */
+export const temporaryPrefixOf = (recordName: string): string =>
+  `.tmp-${createHash("sha256").update(recordName).digest("hex").slice(0, 12)}-`
+
+/** Whether process `pid` exists (EPERM: it does, owned by someone else). */
+const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (cause) {
+    return codeOf(cause) === "EPERM"
+  }
+}
+
+/**
+ * Make `dir` and its missing parents (mode 0700), one level at a time; the directories this call
+ * created, outermost first. Unlike `mkdir -p` in Node (which loops forever where mkdir answers
+ * ENOENT for a parent that exists, as under /proc), every failure ends the call at once.
+ */
+const makeDirectories = async (dir: string): Promise<ReadonlyArray<string>> => {
+  const missing: Array<string> = []
+  for (let current = dir; ; current = Path.dirname(current)) {
+    try {
+      if ((await Fs.stat(current)).isDirectory()) break
+      throw Object.assign(new Error(`ENOTDIR: not a directory: ${current}`), { code: "ENOTDIR" })
+    } catch (cause) {
+      if (codeOf(cause) !== "ENOENT" || Path.dirname(current) === current) throw cause
+      missing.unshift(current)
+    }
+  }
+  const created: Array<string> = []
+  for (const path of missing) {
+    try {
+      await Fs.mkdir(path, { mode: 0o700 })
+      created.push(path)
+    } catch (cause) {
+      if (codeOf(cause) !== "EEXIST") throw cause
+    }
+  }
+  return created
+}
+
+/** Remove the directories `created` (innermost first) while they are empty; never fails. */
+const removeEmptyDirectories = async (created: ReadonlyArray<string>): Promise<void> => {
+  for (const dir of [...created].reverse()) {
+    try {
+      await Fs.rmdir(dir)
+    } catch {
+      return // not empty (another record, a lock) or gone: leave it
+    }
+  }
+}
+
+/** Delete the temporary files a dead writer of this record left in `dir`. Best effort. */
+const removeTemporariesOf = async (dir: string, recordName: string): Promise<void> => {
+  const prefix = temporaryPrefixOf(recordName)
+  let names: ReadonlyArray<string>
+  try {
+    names = await Fs.readdir(dir)
+  } catch {
+    return
+  }
+  for (const name of names.filter((n) => n.startsWith(prefix))) {
+    const writer = Number(name.slice(prefix.length).split("-")[0])
+    // our own process may be writing it right now; another live writer too
+    if (Number.isSafeInteger(writer) && writer > 0 && (writer === process.pid || processAlive(writer)))
+      continue
+    await Fs.rm(Path.join(dir, name), { force: true }).catch(() => undefined)
+  }
+}
+
+/**
+ * Write `text` to `path` atomically: a fresh temp file in the same directory, fsync, rename, fsync
+ * the directory. The directory is made when missing; if the write fails, the directories it made
+ * are removed again (a failed ADD leaves no empty `<dataDir>/<network>/`).
+ */
 const writeAtomically = async (path: string, text: string): Promise<void> => {
   const dir = Path.dirname(path)
-  await Fs.mkdir(dir, { recursive: true, mode: 0o700 })
-  const temp = Path.join(dir, `.tmp-${randomBytes(8).toString("hex")}`)
-  const file = await Fs.open(temp, "wx", 0o600)
+  const recordName = Path.basename(path)
+  let created: ReadonlyArray<string> = []
   try {
-    try {
-      await file.writeFile(text)
-      await file.sync()
-    } finally {
-      await file.close()
+    let file: Fs.FileHandle | undefined
+    let temp = ""
+    // a concurrent removal may rmdir the (empty) directory between mkdir and open: make it again
+    for (let attempt = 1; file === undefined; attempt++) {
+      created = [...created, ...(await makeDirectories(dir))]
+      await removeTemporariesOf(dir, recordName)
+      temp = Path.join(
+        dir,
+        `${temporaryPrefixOf(recordName)}${process.pid}-${randomBytes(8).toString("hex")}`
+      )
+      try {
+        file = await Fs.open(temp, "wx", 0o600)
+      } catch (cause) {
+        if (codeOf(cause) !== "ENOENT" || attempt >= 3) throw cause
+      }
     }
-    await Fs.rename(temp, path)
+    try {
+      try {
+        await file.writeFile(text)
+        await file.sync()
+      } finally {
+        await file.close()
+      }
+      await Fs.rename(temp, path)
+    } catch (cause) {
+      await Fs.rm(temp, { force: true })
+      throw cause
+    }
   } catch (cause) {
-    await Fs.rm(temp, { force: true })
+    await removeEmptyDirectories(created)
     throw cause
   }
   const directory = await Fs.open(dir, "r")
@@ -182,6 +294,17 @@ const writeAtomically = async (path: string, text: string): Promise<void> => {
   } finally {
     await directory.close()
   }
+}
+
+/**
+ * Remove a record, the temporary files a killed writer of it left, and its network directory
+ * once empty (a failed ADD leaves none behind). Only the record's removal can fail.
+ */
+const removeRecord = async (path: string): Promise<void> => {
+  await Fs.rm(path, { force: true })
+  const dir = Path.dirname(path)
+  await removeTemporariesOf(dir, Path.basename(path))
+  await removeEmptyDirectories([dir])
 }
 
 /** Read a file; undefined when it does not exist. */
@@ -230,7 +353,7 @@ export const make = (dataDir: string): Attachments["Service"] =>
       ),
     remove: (key) =>
       Effect.flatMap(recordPath(dataDir, "remove", key), (path) =>
-        Effect.tryPromise({ try: () => Fs.rm(path, { force: true }), catch: ioError("remove", path) })
+        Effect.tryPromise({ try: () => removeRecord(path), catch: ioError("remove", path) })
       ),
     list: (network) =>
       Effect.flatMap(networkDir(dataDir, "list", network), (dir) =>

@@ -59,13 +59,21 @@ export const checkNetworkName = (text: string): InvalidIdentifier | undefined =>
 
 /**
  * The problem with an interface name (CNI_IFNAME), if any: 1..15 bytes, not "." or "..",
- * no '/', ':', whitespace or NUL (as libcni's ValidateInterfaceName and the kernel's dev_valid_name).
+ * no '/', ':', whitespace or NUL (as libcni's ValidateInterfaceName and the kernel's dev_valid_name),
+ * and no U+FFFD (the environment held bytes that are not UTF-8).
  */
 export const checkIfname = (text: string): InvalidIdentifier | undefined => {
   const field = "ifname"
   if (text.length === 0) return new InvalidIdentifier({ field, message: "must not be empty" })
   if (text === "." || text === "..") {
     return new InvalidIdentifier({ field, message: `${JSON.stringify(text)} is not a valid interface name` })
+  }
+  if (text.includes("\uFFFD")) {
+    // what a decoder makes of bytes that are not UTF-8: two different names could share one record
+    return new InvalidIdentifier({
+      field,
+      message: `${JSON.stringify(text)} is not valid UTF-8 (or contains U+FFFD)`
+    })
   }
   if (ifnameForbidden.test(text)) {
     return new InvalidIdentifier({

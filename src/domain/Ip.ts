@@ -69,8 +69,8 @@ const formatIpv6 = (value: bigint): string => {
   return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`
 }
 
-/** Parse "addr/len". With `strict`, host bits must be zero; otherwise they are cleared. */
-export const parseCidr = (text: string, options?: { readonly strict?: boolean }): Option.Option<Cidr> => {
+/** Parse "addr/len" once: the address as written and its prefix (host bits cleared). */
+const parsePrefixed = (text: string): Option.Option<{ readonly address: Ip; readonly cidr: Cidr }> => {
   const slash = text.indexOf("/")
   if (slash < 0) return Option.none()
   const lengthText = text.slice(slash + 1)
@@ -79,18 +79,20 @@ export const parseCidr = (text: string, options?: { readonly strict?: boolean })
     const length = Number(lengthText)
     if (length > bitsOf(address.family)) return Option.none()
     const network = address.value & maskOf(address.family, length)
-    if (options?.strict === true && network !== address.value) return Option.none()
-    return Option.some({ family: address.family, network, length })
+    return Option.some({ address, cidr: { family: address.family, network, length } })
   })
 }
+
+/** Parse "addr/len". With `strict`, host bits must be zero; otherwise they are cleared. */
+export const parseCidr = (text: string, options?: { readonly strict?: boolean }): Option.Option<Cidr> =>
+  Option.flatMap(parsePrefixed(text), ({ address, cidr }) =>
+    options?.strict === true && cidr.network !== address.value ? Option.none() : Option.some(cidr)
+  )
 
 /** Parse "addr/len" keeping the address: for requests like CIDR=100.64.0.5/16. */
 export const parseAddressWithPrefix = (
   text: string
-): Option.Option<{ readonly address: Ip; readonly cidr: Cidr }> =>
-  Option.flatMap(parseCidr(text), (cidr) =>
-    Option.map(parseIp(text.slice(0, text.indexOf("/"))), (address) => ({ address, cidr }))
-  )
+): Option.Option<{ readonly address: Ip; readonly cidr: Cidr }> => parsePrefixed(text)
 
 /** Bit mask with the first `length` bits set. */
 export const maskOf = (family: Family, length: number): bigint => {

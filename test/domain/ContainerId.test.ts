@@ -105,4 +105,13 @@ describe("ContainerId", () => {
       "ifname"
     )
   })
+
+  it("checkIfname - rejects U+FFFD: bytes that were not UTF-8, which would let two names share a record", () => {
+    for (const name of ["eth\uFFFD", "\uFFFD", "a\uFFFDb"]) {
+      const problem = checkIfname(name)
+      assertInvalid(problem, "ifname", JSON.stringify(name))
+      assert.include(problem!.message, "UTF-8")
+    }
+    assert.isUndefined(checkIfname("ethé"))
+  })
 })

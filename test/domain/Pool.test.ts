@@ -21,6 +21,53 @@ const all = (pool: Pool): Array<string> => {
 
 describe("Pool", () => {
   describe("makePool", () => {
+    it("a subnet with host bits set is refused, naming the network address (as host-local)", () => {
+      for (const [subnet, network] of [
+        ["100.64.1.0/16", "100.64.0.0/16"],
+        ["100.64.0.9/24", "100.64.0.0/24"],
+        ["fd00:64::1/64", "fd00:64::/64"]
+      ] as const) {
+        const problem = makePool("ranges[0]", [{ subnet }])
+        assert.instanceOf(problem, InvalidPool, subnet)
+        assert.strictEqual((problem as InvalidPool).field, "ranges[0][0].subnet")
+        assert.include((problem as InvalidPool).message, `host bits set; for a /`)
+        assert.include((problem as InvalidPool).message, network)
+      }
+      must(makePool("ranges[0]", [{ subnet: "100.64.0.0/16" }, { subnet: "100.65.0.7/32" }]))
+    })
+
+    it("ranges of one set that share an address are refused; sorted check agrees with every pair", () => {
+      fc.assert(
+        fc.property(
+          fc.array(
+            fc
+              .tuple(fc.integer({ min: 1, max: 254 }), fc.integer({ min: 0, max: 20 }))
+              .map(([start, span]) => ({
+                subnet: "100.64.0.0/24",
+                rangeStart: `100.64.0.${start}`,
+                rangeEnd: `100.64.0.${Math.min(start + span, 254)}`
+              })),
+            { minLength: 1, maxLength: 10 }
+          ),
+          (ranges) => {
+            const bounds = ranges.map((r) => [
+              Number(r.rangeStart.split(".")[3]),
+              Number(r.rangeEnd.split(".")[3])
+            ])
+            let pair: [number, number] | undefined
+            for (let i = 0; i < bounds.length && pair === undefined; i++)
+              for (let j = 0; j < i && pair === undefined; j++)
+                if (bounds[i]![0]! <= bounds[j]![1]! && bounds[j]![0]! <= bounds[i]![1]!) pair = [i, j]
+            const pool = makePool("r", ranges)
+            assert.strictEqual(pool instanceof InvalidPool, pair !== undefined, JSON.stringify(ranges))
+            if (pool instanceof InvalidPool)
+              assert.match(pool.message, /^overlaps range \d+ of the same range set$/)
+          }
+        ),
+        { seed: 20261129, numRuns: 300 }
+      )
+    })
+
     it("IPv4 /29: network, broadcast and gateway are never handed out", () => {
       const pool = must(makePool("ranges[0]", [{ subnet: "100.64.0.0/29", gateway: "100.64.0.1" }]))
       assert.deepStrictEqual(all(pool), [

@@ -2,7 +2,8 @@
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { checkContainerId, checkIfname } from "../../domain/ContainerId.ts"
+import { checkContainerId, checkIfname, maxIfnameBytes } from "../../domain/ContainerId.ts"
+import { maxContainerIdBytes, maxFileNameBytes } from "../FileAttachments.ts"
 import { CniCode, type CniError, cniError } from "./CniError.ts"
 
 /** The verbs of the spec. */
@@ -83,6 +84,12 @@ export const readEnv = (command: CniCommand): Effect.Effect<CniEnv, CniError> =>
       const badId = checkContainerId(containerId!)
       if (badId !== undefined)
         return yield* cniError(CniCode.invalidEnvironment, `CNI_CONTAINERID: ${badId.message}`)
+      if (Buffer.byteLength(containerId!) > maxContainerIdBytes) {
+        return yield* cniError(
+          CniCode.invalidEnvironment,
+          `CNI_CONTAINERID: longer than ${maxContainerIdBytes} characters; its record <containerId>@<ifname>.json must fit a file name (NAME_MAX ${maxFileNameBytes} bytes) with a ${maxIfnameBytes}-byte interface name`
+        )
+      }
       const badIfname = checkIfname(ifname!)
       if (badIfname !== undefined)
         return yield* cniError(CniCode.invalidEnvironment, `CNI_IFNAME: ${badIfname.message}`)

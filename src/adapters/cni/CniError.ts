@@ -7,12 +7,12 @@ import * as Data from "effect/Data"
  * | code | meaning (spec codes 1-99, ours from 100) |
  * | --- | --- |
  * | 1 | incompatible cniVersion (unknown version; CHECK before 0.4.0; GC/STATUS before 1.1.0) |
- * | 2 | unsupported field in the network config (not used: unknown ipam keys are ignored, as host-local does) |
+ * | 2 | unsupported field in the network config (not used: unknown ipam keys are ignored, as host-local does; near misses of known keys are 7) |
  * | 3 | container unknown: CHECK for an attachment this node has no record of |
- * | 4 | invalid environment: CNI_COMMAND, CNI_CONTAINERID, CNI_IFNAME, CNI_NETNS, CNI_ARGS (unknown key, bad pair or value) |
+ * | 4 | invalid environment: CNI_COMMAND, CNI_CONTAINERID (also > 234 chars), CNI_IFNAME (also not UTF-8), CNI_NETNS, CNI_ARGS (unknown key, bad pair or value) |
  * | 5 | I/O failure: the routing table (netlink) or the attachment store could not be read or written |
- * | 6 | failed to decode: stdin is not JSON, too large, or a field has the wrong JSON type |
- * | 7 | invalid network config: a value is wrong (bad CIDR, rangeStart outside the subnet, reserved routeProtocol, ...) |
+ * | 6 | failed to decode: stdin is not JSON, too large, nested deeper than 512 levels, or a field has the wrong JSON type |
+ * | 7 | invalid network config: a value is wrong (bad CIDR, host bits set, reserved routeProtocol, W below 20 ms, metric <= 1024, a misspelt key, ...) |
  * | 11 | try again later: every claim attempt lost a race with another node, or the fabric is unhealthy (ADD) |
  * | 50 | STATUS: cannot serve ADD (a pool is exhausted, or the routing table cannot be read) |
  * | 51 | STATUS: the fabric is unhealthy (claims may not propagate; existing pods may have limited connectivity) |

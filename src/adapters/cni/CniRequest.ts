@@ -2,12 +2,13 @@
 import * as Option from "effect/Option"
 import type { Owner } from "../../domain/Attach.ts"
 import { checkNetworkName } from "../../domain/ContainerId.ts"
-import { contains, type Ip, parseAddressWithPrefix, parseIp } from "../../domain/Ip.ts"
-import { subnetsOf } from "../../domain/Pool.ts"
+import { type Ip, parseAddressWithPrefix, parseIp } from "../../domain/Ip.ts"
+import { coveredBySubnets, intervalsContain } from "../../domain/Pool.ts"
 import { type CniArgs, parseCniArgs } from "./CniArgs.ts"
 import type { CniEnv } from "./CniEnv.ts"
 import { CniCode, type CniError, cniError } from "./CniError.ts"
 import { type CniVersion, isAtLeast, isSupportedVersion, supportedVersions } from "./CniVersion.ts"
+import { maxJsonNesting, nestsDeeperThan } from "./JsonNesting.ts"
 import type { NetConf } from "./NetConf.ts"
 import { decodeConf, type NetworkSettings, settingsOf } from "./NetworkSettings.ts"
 
@@ -56,12 +57,16 @@ const decodeFailure = (msg: string, details?: string) => cniError(CniCode.decodi
 const invalidConfig = (msg: string) => cniError(CniCode.invalidConfig, msg)
 
 /**
- * Parse stdin far enough to know the reply version: JSON (code 6), an object, and a supported
+ * Parse stdin far enough to know the reply version: JSON nesting at most 512 levels deep (code 6), an object, and a supported
  * `cniVersion` (code 1; a missing one means 0.1.0, as libcni reads it). Empty stdin: the original
  * plugin's interface, version 0.4.0.
  */
 export const readStdinConf = (text: string): StdinConf | CniError => {
   if (text.trim() === "") return { cniVersion: noConfigVersion, json: undefined }
+  // every later step (schema messages, previews) may recurse over the value: refuse absurd depth first
+  if (nestsDeeperThan(text)) {
+    return decodeFailure(`stdin: the network config nests deeper than ${maxJsonNesting} levels`)
+  }
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -166,7 +171,8 @@ export const decodeRequest = (env: CniEnv, stdin: StdinConf): PluginRequest | Cn
   const pools = settings.network.pools
   const cniVersion = stdin.cniVersion
   const owner: Owner = { containerId: env.containerId, ifname: env.ifname }
-  const inNetwork = (address: Ip) => pools.some((p) => subnetsOf(p).some((s) => contains(s, address)))
+  const covered = coveredBySubnets(pools)
+  const inNetwork = (address: Ip) => intervalsContain(covered[address.family], address.value)
   const prevIps = (conf?.prevResult?.ips ?? []).map((ip) => ip.address)
 
   switch (command) {

@@ -83,7 +83,11 @@ export const cniErrorOf = (error: DomainError): CniError => {
         return cniError(CniCode.invalidConfig, `ipam.device: ${error.message}`)
       return cniError(CniCode.ioFailure, `routing table: ${error.operation} failed: ${error.message}`)
     case "AttachmentsError":
-      return cniError(CniCode.ioFailure, `attachment store: ${error.operation} failed: ${error.message}`)
+      // the store lives under ipam.dataDir: the field the operator can do something about
+      return cniError(
+        CniCode.ioFailure,
+        `ipam.dataDir: attachment store: ${error.operation} failed: ${error.message}`
+      )
     case "InvalidPool":
       return cniError(CniCode.invalidConfig, `${error.field}: ${error.message}`)
     case "InvalidIdentifier":

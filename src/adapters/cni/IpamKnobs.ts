@@ -1,4 +1,5 @@
 // Values of the plugin's own ipam keys (timeouts, route protocol, table, device, ...), checked one by one.
+import * as Path from "node:path"
 import * as Duration from "effect/Duration"
 import type * as LogLevel from "effect/LogLevel"
 import { checkIfname } from "../../domain/ContainerId.ts"
@@ -57,6 +58,36 @@ export const knobDefaults = {
 /** Longest propagation timeout accepted: runtimes kill plugins that take much longer. */
 const maxPropagationMillis = 60_000
 
+/**
+ * Shortest propagation timeout accepted. The idle 3-node BIRD lab's single-route propagation
+ * took 0.6 ms at the median and 20 ms at most: a W below that voids the safety argument (every
+ * claim seen within W) even on an idle fabric.
+ */
+export const minPropagationMillis = 20
+
+/**
+ * Lowest metric that stays behind every routing daemon's route: above IPv6's default metric
+ * (1024) and every daemon's kernel metric we ship or know (BIRD 32 as shipped, FRR 20). A metric
+ * at or below the daemon's hides a competing route from the lookup, or makes its insert EEXIST.
+ */
+export const minMetric = 1025
+
+/** Pseudo file systems: neither records nor logs belong there (writes may change kernel settings, mkdir never succeeds). */
+const pseudoFileSystems = ["/proc", "/sys"]
+
+/** Paths that are the plugin's stdin or stdout, which carry the CNI JSON. */
+const standardStreamPaths = ["/dev/stdout", "/dev/stdin", "/dev/fd/0", "/dev/fd/1"]
+
+/** The problem with an absolute path of ours (`dataDir`, `log.file`), if any. */
+const pathProblem = (value: string): string | undefined => {
+  if (!value.startsWith("/")) return `${JSON.stringify(value)} must be an absolute path`
+  if (value.includes("\0")) return `${JSON.stringify(value)} must not contain NUL`
+  const normal = Path.posix.normalize(value)
+  const pseudo = pseudoFileSystems.find((root) => normal === root || normal.startsWith(`${root}/`))
+  if (pseudo !== undefined) return `${JSON.stringify(value)} is inside ${pseudo}, a pseudo file system`
+  return undefined
+}
+
 const invalid = (field: string, msg: string): CniError =>
   cniError(CniCode.invalidConfig, `ipam.${field}: ${msg}`)
 
@@ -70,7 +101,9 @@ const parseDuration = (
   field: string,
   value: number | string,
   minMillis: number,
-  maxMillis: number
+  maxMillis: number,
+  /** Why `minMillis` is the floor: said when a finite value is below it. */
+  whyFloor?: string
 ): Duration.Duration | CniError => {
   let millis: number
   if (typeof value === "number") millis = value
@@ -81,15 +114,37 @@ const parseDuration = (
     }
     millis = Number(match[1]) * unitMillis[match[2] ?? "ms"]!
   }
+  if (whyFloor !== undefined && Number.isFinite(millis) && millis < minMillis) {
+    return invalid(field, `${JSON.stringify(value)} is below the floor of ${minMillis} ms: ${whyFloor}`)
+  }
   if (!Number.isFinite(millis) || millis < minMillis || millis > maxMillis) {
     return invalid(field, `${JSON.stringify(value)} must be between ${minMillis} and ${maxMillis} ms`)
   }
   return Duration.millis(Math.round(millis))
 }
 
-/** `propagationTimeout`: milliseconds as a number, or a string "250ms", "1s", "1.5s", "250". */
+/** `propagationTimeout`: milliseconds as a number, or a string "250ms", "1s", "1.5s", "250"; 20 ms .. 60 s. */
 export const parsePropagationTimeout = (value: number | string): Duration.Duration | CniError =>
-  parseDuration("propagationTimeout", value, 0, maxPropagationMillis)
+  parseDuration(
+    "propagationTimeout",
+    value,
+    minPropagationMillis,
+    maxPropagationMillis,
+    `claims took up to ${minPropagationMillis} ms to reach an idle BIRD fabric, so a shorter wait voids the safety guarantee`
+  )
+
+/** `metric`: a whole number 1025..4294967295, behind every routing daemon's (default 4096). */
+export const parseMetric = (value: number): number | CniError => {
+  if (!isWhole(value, 0, 4294967295))
+    return invalid("metric", `${value} must be a whole number 0..4294967295`)
+  if (value < minMetric) {
+    return invalid(
+      "metric",
+      `${value} does not stay behind the routing daemon's routes (IPv6 default 1024, BIRD 32, FRR 20): a competing claim would be hidden or refused with EEXIST; use ${minMetric} or more (default ${knobDefaults.metric})`
+    )
+  }
+  return value
+}
 
 /** Longest `fabricHealth.timeout` accepted: the check runs before every ADD. */
 const maxHealthTimeoutMillis = 10_000
@@ -191,8 +246,16 @@ const logLevels: Record<string, LogLevel.LogLevel> = {
 export const parseLog = (value: IpamConf["log"]): LogSettings | CniError => {
   const entry = typeof value === "string" ? { file: value } : (value ?? {})
   const file = entry.file
-  if (file !== undefined && !file.startsWith("/"))
-    return invalid("log.file", `${JSON.stringify(file)} must be an absolute path`)
+  if (file !== undefined) {
+    const problem = pathProblem(file)
+    if (problem !== undefined) return invalid("log.file", problem)
+    if (standardStreamPaths.includes(Path.posix.normalize(file))) {
+      return invalid(
+        "log.file",
+        `${JSON.stringify(file)} is the plugin's stdin or stdout, which carry the CNI JSON; leave log.file out to log to stderr`
+      )
+    }
+  }
   const levelText = "level" in entry ? entry.level : undefined
   const level = levelText === undefined ? knobDefaults.logLevel : logLevels[levelText.toLowerCase()]
   if (level === undefined) {
@@ -218,15 +281,14 @@ export const parseKnobs = (ipam: IpamConf): IpamKnobs | CniError => {
   if (table instanceof Error) return table
   const device = ipam.device === undefined ? undefined : parseDevice(ipam.device)
   if (device instanceof Error) return device
-  const metric = ipam.metric ?? knobDefaults.metric
-  if (!isWhole(metric, 0, 4294967295))
-    return invalid("metric", `${metric} must be a whole number 0..4294967295`)
+  const metric = ipam.metric === undefined ? knobDefaults.metric : parseMetric(ipam.metric)
+  if (metric instanceof Error) return metric
   const maxAttempts = ipam.maxAttempts ?? knobDefaults.maxAttempts
   if (!isWhole(maxAttempts, 1, 1000))
     return invalid("maxAttempts", `${maxAttempts} must be a whole number 1..1000`)
   const dataDir = ipam.dataDir ?? knobDefaults.dataDir
-  if (!dataDir.startsWith("/"))
-    return invalid("dataDir", `${JSON.stringify(dataDir)} must be an absolute path`)
+  const badDataDir = pathProblem(dataDir)
+  if (badDataDir !== undefined) return invalid("dataDir", badDataDir)
   const log = parseLog(ipam.log)
   if (log instanceof Error) return log
   const health = parseFabricHealth(ipam.fabricHealth)

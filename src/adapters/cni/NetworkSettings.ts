@@ -16,8 +16,16 @@ import {
   type OnUnhealthy,
   parseKnobs
 } from "./IpamKnobs.ts"
+import { misspeltIpamKey } from "./KeyTypos.ts"
 import { type DnsEntry, type IpamConf, NetConf, type RouteEntry } from "./NetConf.ts"
-import { invalidPoolError, isCidr, originalExclusions, poolsOf, rangeSources } from "./NetworkPools.ts"
+import {
+  checkExclusionCounts,
+  invalidPoolError,
+  isCidr,
+  originalExclusions,
+  poolsOf,
+  rangeSources
+} from "./NetworkPools.ts"
 import { describeSchemaError } from "./SchemaIssues.ts"
 
 const decodeFailure = (msg: string, details?: string) => cniError(CniCode.decodingFailure, msg, details)
@@ -49,12 +57,31 @@ export interface NetworkSettings {
   readonly onUnhealthy: OnUnhealthy
 }
 
+/**
+ * Bounds of the numbers a route may carry (1.1.0 results): what the kernel stores them in
+ * (u32 metrics and table ids, an u8 scope), mtu and advmss as libcni's Go ints on 32 bits.
+ */
+const routeNumberBounds = {
+  mtu: 2147483647,
+  advmss: 2147483647,
+  priority: 4294967295,
+  table: 4294967295,
+  scope: 255
+} as const
+
 const checkRoutes = (routes: ReadonlyArray<RouteEntry>): CniError | undefined => {
   for (const [i, route] of routes.entries()) {
     if (!isCidr(route.dst))
       return invalidConfig(`ipam.routes[${i}].dst: ${JSON.stringify(route.dst)} is not a CIDR`)
     if (route.gw !== undefined && Option.isNone(parseIp(route.gw))) {
       return invalidConfig(`ipam.routes[${i}].gw: ${JSON.stringify(route.gw)} is not an IP address`)
+    }
+    for (const [field, max] of Object.entries(routeNumberBounds)) {
+      const value = route[field as keyof typeof routeNumberBounds]
+      if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0 && value <= max)) {
+        // JSON.stringify would print 1e400 as null
+        return invalidConfig(`ipam.routes[${i}].${field}: ${String(value)} must be a whole number 0..${max}`)
+      }
     }
   }
   return undefined
@@ -100,12 +127,15 @@ const legacyPools = (args: CniArgs, ipam: IpamConf | undefined): LegacyPools | C
   }
 }
 
-/** The network config object decoded with the schema (code 6 naming every wrong field). */
+/**
+ * The network config object decoded with the schema (code 6 naming every wrong field); an
+ * unknown `ipam` key that looks like a misspelt known one is code 7.
+ */
 export const decodeConf = (json: unknown): NetConf | CniError => {
   const decoded = Schema.decodeUnknownResult(NetConf)(json, { errors: "all" })
-  return Result.isSuccess(decoded)
-    ? decoded.success
-    : decodeFailure(describeSchemaError(decoded.failure, json))
+  if (Result.isFailure(decoded)) return decodeFailure(describeSchemaError(decoded.failure, json))
+  const typo = misspeltIpamKey((json as { readonly ipam?: unknown }).ipam)
+  return typo === undefined ? decoded.success : invalidConfig(typo)
 }
 
 /** The network's settings from its config (or the original plugin's CNI_ARGS), and the legacy CIDR address. */
@@ -116,6 +146,8 @@ export const settingsOf = (
   const ipam = conf?.ipam
   const knobs: IpamKnobs | CniError = parseKnobs(ipam ?? {})
   if (knobs instanceof Error) return knobs
+  const badCount = checkExclusionCounts(ipam)
+  if (badCount !== undefined) return badCount
   const routes = ipam?.routes ?? []
   const badRoute = checkRoutes(routes)
   if (badRoute !== undefined) return badRoute

@@ -29,8 +29,17 @@ const valueAt = (input: unknown, path: ReadonlyArray<PathKey>): unknown => {
   return value
 }
 
+const stringify = (value: unknown): string => {
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    // too deep or cyclic: the type is still worth showing
+    return Array.isArray(value) ? "[...]" : typeof value === "object" ? "{...}" : typeof value
+  }
+}
+
 const preview = (value: unknown): string => {
-  const text = JSON.stringify(value) ?? String(value)
+  const text = stringify(value)
   return text.length > 60 ? `${text.slice(0, 57)}...` : text
 }
 

@@ -41,7 +41,49 @@ describe("IpamKnobs", () => {
     assert.strictEqual(ms("75"), 75)
     assert.include(failure({ propagationTimeout: "soon" }).msg, "ipam.propagationTimeout")
     assert.include(failure({ propagationTimeout: -1 }).msg, "ipam.propagationTimeout")
-    assert.include(failure({ propagationTimeout: "2m" }).msg, "between 0 and 60000")
+    assert.include(failure({ propagationTimeout: "2m" }).msg, "between 20 and 60000")
+  })
+
+  it("parseKnobs - propagationTimeout has a floor of 20 ms, said with its reason (issue 8)", () => {
+    const ms = (value: number | string) =>
+      Duration.toMillis(knobs({ propagationTimeout: value }).propagationTimeout)
+    assert.strictEqual(ms(20), 20)
+    assert.strictEqual(ms("0.02s"), 20)
+    for (const below of [0, 19, 19.99, "19.9ms", "0s", "0.01s"]) {
+      const msg = failure({ propagationTimeout: below }).msg
+      assert.include(msg, "ipam.propagationTimeout")
+      assert.include(msg, "below the floor of 20 ms")
+    }
+  })
+
+  it("parseKnobs - metric must stay behind every daemon's (above 1024) (issue 8)", () => {
+    assert.strictEqual(knobs({ metric: 1025 }).metric, 1025)
+    assert.strictEqual(knobs({ metric: 5000 }).metric, 5000)
+    assert.strictEqual(knobs({ metric: 4294967295 }).metric, 4294967295)
+    for (const low of [0, 20, 32, 1024]) assert.include(failure({ metric: low }).msg, "ipam.metric")
+    assert.include(failure({ metric: 1024 }).msg, "1025")
+    assert.include(failure({ metric: 2 ** 32 }).msg, "ipam.metric")
+  })
+
+  it("parseKnobs - dataDir and log.file: not on /proc or /sys, no NUL, log.file not stdin/stdout (issue 12)", () => {
+    for (const dataDir of ["/proc/1/x", "/proc", "/sys/fs/x", "/a/../proc/x", "/tmp/a\u0000b"]) {
+      assert.include(failure({ dataDir }).msg, "ipam.dataDir", dataDir)
+    }
+    for (const file of [
+      "/dev/stdout",
+      "/dev/fd/1",
+      "/dev//fd/./1",
+      "/dev/stdin",
+      "/proc/self/fd/1",
+      "/sys/x",
+      "/tmp/\u0000"
+    ]) {
+      assert.include(failure({ log: file }).msg, "ipam.log.file", file)
+      assert.include(failure({ log: { file } }).msg, "ipam.log.file", file)
+    }
+    assert.strictEqual(knobs({ dataDir: "/run/routetable-ipam" }).dataDir, "/run/routetable-ipam")
+    assert.strictEqual(knobs({ log: "/dev/stderr" }).log.file, "/dev/stderr")
+    assert.strictEqual(knobs({ log: "/var/log/procedures.log" }).log.file, "/var/log/procedures.log")
   })
 
   it("parseKnobs - routeProtocol refuses the kernel's reserved 0..4", () => {

@@ -2,7 +2,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { CniError } from "../../../src/adapters/cni/CniError.ts"
 import { originalExclusions, poolsOf, rangeSources } from "../../../src/adapters/cni/NetworkPools.ts"
-import { formatIp, ip } from "../../../src/domain/Ip.ts"
+import * as Option from "effect/Option"
+import fc from "fast-check"
+import { formatIp, ip, maskOf, overlaps, parseCidr } from "../../../src/domain/Ip.ts"
 import { InvalidPool, makePool, type Pool } from "../../../src/domain/Pool.ts"
 
 const addressesOf = (pool: Pool): Array<string> =>
@@ -21,6 +23,8 @@ const original = (excludeFirst: number, excludeLast: number): Array<string> => {
   if (pool instanceof InvalidPool) throw new Error(pool.message)
   return addressesOf(pool)
 }
+
+const parse = (text: string) => Option.getOrThrow(parseCidr(text))
 
 describe("NetworkPools", () => {
   it("originalExclusions - EXCLUDE_FIRST counts the network address, EXCLUDE_LAST the ones before the broadcast", () => {
@@ -98,5 +102,67 @@ describe("NetworkPools", () => {
       { excludeFirst: -2 }
     )
     assert.include((excludeFirst as CniError).msg, "ipam.excludeFirst")
+  })
+
+  it("poolsOf - the overlap named is the first in config order: lowest later set, then lowest earlier set", () => {
+    const overlap = (...subnets: ReadonlyArray<string | ReadonlyArray<string>>) => {
+      const ranges = subnets.map((s) => (typeof s === "string" ? [s] : s).map((subnet) => ({ subnet })))
+      const pools = poolsOf(rangeSources({ ranges }, undefined)!, {}, {})
+      return pools instanceof CniError ? pools.msg : undefined
+    }
+    // the reference: compare every pair, in order (what the sort-based check replaced)
+    assert.isUndefined(overlap("100.64.0.0/24", "100.64.1.0/24", "fd00::/120", "100.65.0.0/16"))
+    assert.isUndefined(overlap("100.64.0.0/24", "::6440:0/120"), "v4 and v6 values never clash")
+    assert.strictEqual(
+      overlap("100.64.0.0/24", "100.64.2.0/24", "100.64.2.128/25", "100.64.0.0/16"),
+      "ipam.ranges[2]: subnet 100.64.2.128/25 overlaps ipam.ranges[1]"
+    )
+    assert.strictEqual(
+      overlap("100.64.2.0/24", "100.64.0.0/16", "100.64.2.0/24"),
+      "ipam.ranges[1]: subnet 100.64.0.0/16 overlaps ipam.ranges[0]"
+    )
+    assert.strictEqual(
+      overlap("100.64.9.0/24", "100.64.1.0/24", "100.64.1.0/24", "100.64.1.0/24"),
+      "ipam.ranges[2]: subnet 100.64.1.0/24 overlaps ipam.ranges[1]"
+    )
+    assert.strictEqual(
+      overlap(["fd00::100/120", "fd00::/120"], "fd00::80/121"),
+      "ipam.ranges[1]: subnet fd00::80/121 overlaps ipam.ranges[0]"
+    )
+  })
+
+  it("poolsOf - agrees with comparing every pair on random range sets", () => {
+    const pairwise = (subnets: ReadonlyArray<string>): string | undefined => {
+      const cidrs = subnets.map((s) => parse(s))
+      for (let i = 0; i < cidrs.length; i++)
+        for (let j = 0; j < i; j++)
+          if (overlaps(cidrs[i]!, cidrs[j]!))
+            return `ipam.ranges[${i}]: subnet ${subnets[i]} overlaps ipam.ranges[${j}]`
+      return undefined
+    }
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc
+            .tuple(fc.integer({ min: 0, max: 15 }), fc.integer({ min: 20, max: 28 }))
+            .map(([block, length]) => {
+              const value = (0x64400000 + block * 256) & Number(maskOf(4, length) & 0xffffffffn)
+              return `100.64.${(value >> 8) & 255}.${value & 255}/${length}`
+            }),
+          { maxLength: 12 }
+        ),
+        (subnets) => {
+          const ranges = subnets.map((subnet) => [{ subnet }])
+          const pools = subnets.length === 0 ? [] : poolsOf(rangeSources({ ranges }, undefined)!, {}, {})
+          const got = pools instanceof CniError ? pools.msg : undefined
+          assert.strictEqual(
+            got,
+            subnets.length === 0 ? undefined : pairwise(subnets),
+            JSON.stringify(subnets)
+          )
+        }
+      ),
+      { seed: 20_261_129, numRuns: 500 }
+    )
   })
 })

@@ -170,52 +170,58 @@ export const servicesFor = (
   )
 }
 
+/** The flags of `gc`. */
+export const gcFlags = {
+  config: configFlag,
+  network: networkFlag(),
+  keep: Flag.String("keep").pipe(
+    Flag.withMetavar("CONTAINERID/IFNAME"),
+    Flag.withDescription(
+      "an attachment to keep, e.g. 3f2a9c/eth0 (repeatable); every other record of the network is released"
+    ),
+    Flag.atLeast(0)
+  ),
+  grace: durationFlag("grace").pipe(
+    Flag.withDescription(
+      `keep records younger than this: "90s", "5m", "0" (a bare number is milliseconds; default ${defaultGraceMillis / 1000}s)`
+    ),
+    Flag.withDefault(defaultGraceMillis)
+  ),
+  dryRun: dryRunFlag("print what would be released; change nothing"),
+  json: jsonFlag(
+    "print one JSON object: {network, dryRun, released: {attachments: [{containerId, ifname, addresses, pending}], routes, forgotten}, kept, recent, errors}"
+  )
+}
+
+/** What the parsed flags ask for; a usage error (exit 2) for a malformed --keep. */
+export const gcFlagsOf = (input: Command.Command.Config.Infer<typeof gcFlags>): GcFlags | CommandFailed => {
+  const keep: Array<Owner> = []
+  for (const text of input.keep) {
+    const owner = parseKeep(text)
+    if (owner instanceof CommandFailed) return owner
+    keep.push(owner)
+  }
+  return {
+    network: Option.getOrUndefined(input.network),
+    keep: input.keep.length === 0 ? undefined : keep,
+    graceMillis: input.grace,
+    dryRun: input.dryRun
+  }
+}
+
 /** `routetable-ipam gc`. */
-export const gcCommand = Command.make(
-  "gc",
-  {
-    config: configFlag,
-    network: networkFlag(),
-    keep: Flag.String("keep").pipe(
-      Flag.withMetavar("CONTAINERID/IFNAME"),
-      Flag.withDescription(
-        "an attachment to keep, e.g. 3f2a9c/eth0 (repeatable); every other record of the network is released"
-      ),
-      Flag.atLeast(0)
-    ),
-    grace: durationFlag("grace").pipe(
-      Flag.withDescription(
-        `keep records younger than this: "90s", "5m", "0" (a bare number is milliseconds; default ${defaultGraceMillis / 1000}s)`
-      ),
-      Flag.withDefault(defaultGraceMillis)
-    ),
-    dryRun: dryRunFlag("print what would be released; change nothing"),
-    json: jsonFlag(
-      "print one JSON object: {network, dryRun, released: {attachments: [{containerId, ifname, addresses, pending}], routes, forgotten}, kept, recent, errors}"
-    )
-  },
-  (input) =>
-    Effect.gen(function* () {
-      const keep: Array<Owner> = []
-      for (const text of input.keep) {
-        const owner = parseKeep(text)
-        if (owner instanceof CommandFailed) return yield* owner
-        keep.push(owner)
-      }
-      const flags: GcFlags = {
-        network: Option.getOrUndefined(input.network),
-        keep: input.keep.length === 0 ? undefined : keep,
-        graceMillis: input.grace,
-        dryRun: input.dryRun
-      }
-      const settings = yield* readNetworkSettings(input.config, flags.network)
-      const outcome = yield* gc(settings, flags)
-      yield* Console.log(input.json ? JSON.stringify(outcomeToJson(outcome)) : formatOutcome(outcome))
-      if (outcome.errors.length > 0) {
-        const n = outcome.errors.length
-        return yield* failed(`${n} release${n === 1 ? "" : "s"} failed`)
-      }
-    })
+export const gcCommand = Command.make("gc", gcFlags, (input) =>
+  Effect.gen(function* () {
+    const flags = gcFlagsOf(input)
+    if (flags instanceof CommandFailed) return yield* flags
+    const settings = yield* readNetworkSettings(input.config, flags.network)
+    const outcome = yield* gc(settings, flags)
+    yield* Console.log(input.json ? JSON.stringify(outcomeToJson(outcome)) : formatOutcome(outcome))
+    if (outcome.errors.length > 0) {
+      const n = outcome.errors.length
+      return yield* failed(`${n} release${n === 1 ? "" : "s"} failed`)
+    }
+  })
 ).pipe(
   Command.withDescription(helpText(description)),
   Command.withShortDescription(

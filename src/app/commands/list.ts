@@ -276,87 +276,85 @@ const list = (target: ListTarget, output: Output): Effect.Effect<void, CommandFa
     }
   })
 
+/** The flags of `list`. */
+export const listFlags = {
+  config: configFlag.pipe(Flag.optional),
+  network: networkFlag(
+    "with --config: the network of that name; with --pool: read owner records of this network only (default: every network under the data directory)"
+  ),
+  pools: Flag.String("pool").pipe(
+    Flag.withMetavar("CIDR"),
+    Flag.withDescription("list this prefix instead of a config's subnets (repeatable)"),
+    Flag.atLeast(0)
+  ),
+  protocol: Flag.Int("protocol").pipe(
+    Flag.withMetavar("N"),
+    Flag.withDescription(`with --pool: route protocol of our claims (default ${knobDefaults.routeProtocol})`),
+    Flag.optional
+  ),
+  table: Flag.String("table").pipe(
+    Flag.withMetavar("T"),
+    Flag.withDescription('with --pool: table of our claims, a number or "main" (default main)'),
+    Flag.optional
+  ),
+  metric: Flag.Int("metric").pipe(
+    Flag.withMetavar("M"),
+    Flag.withDescription(`with --pool: metric of our claims (default ${knobDefaults.metric})`),
+    Flag.optional
+  ),
+  dataDir: Flag.String("data-dir").pipe(
+    Flag.withMetavar("DIR"),
+    Flag.withDescription(`with --pool: attachment records (default ${knobDefaults.dataDir})`),
+    Flag.optional
+  ),
+  ip: Flag.String("ip").pipe(
+    Flag.withMetavar("ADDR"),
+    Flag.withDescription("who holds this one address: routes, next hop, owner record, problems"),
+    Flag.optional
+  ),
+  json: jsonFlag(
+    "print one JSON object: {network, subnets, protocol, table, metric, claims: [{address, routes: [{origin, nextHop, protocol, table, metric, device}], owner, problems}], summary, pools: [{pool, allocatable, inUseHere, inUseElsewhere, free, freePercent}], nodes: [{node, addresses}]}; with --ip: {address, heldBy, pools, routes, owner, problems}"
+  ),
+  prometheus: switchFlag(
+    "prometheus",
+    "print node-exporter textfile metrics (write to a temporary file, then rename it into the collector's directory)"
+  )
+}
+
 /** `routetable-ipam list`. */
-export const listCommand = Command.make(
-  "list",
-  {
-    config: configFlag.pipe(Flag.optional),
-    network: networkFlag(
-      "with --config: the network of that name; with --pool: read owner records of this network only (default: every network under the data directory)"
-    ),
-    pools: Flag.String("pool").pipe(
-      Flag.withMetavar("CIDR"),
-      Flag.withDescription("list this prefix instead of a config's subnets (repeatable)"),
-      Flag.atLeast(0)
-    ),
-    protocol: Flag.Int("protocol").pipe(
-      Flag.withMetavar("N"),
-      Flag.withDescription(
-        `with --pool: route protocol of our claims (default ${knobDefaults.routeProtocol})`
-      ),
-      Flag.optional
-    ),
-    table: Flag.String("table").pipe(
-      Flag.withMetavar("T"),
-      Flag.withDescription('with --pool: table of our claims, a number or "main" (default main)'),
-      Flag.optional
-    ),
-    metric: Flag.Int("metric").pipe(
-      Flag.withMetavar("M"),
-      Flag.withDescription(`with --pool: metric of our claims (default ${knobDefaults.metric})`),
-      Flag.optional
-    ),
-    dataDir: Flag.String("data-dir").pipe(
-      Flag.withMetavar("DIR"),
-      Flag.withDescription(`with --pool: attachment records (default ${knobDefaults.dataDir})`),
-      Flag.optional
-    ),
-    ip: Flag.String("ip").pipe(
-      Flag.withMetavar("ADDR"),
-      Flag.withDescription("who holds this one address: routes, next hop, owner record, problems"),
-      Flag.optional
-    ),
-    json: jsonFlag(
-      "print one JSON object: {network, subnets, protocol, table, metric, claims: [{address, routes: [{origin, nextHop, protocol, table, metric, device}], owner, problems}], summary, pools: [{pool, allocatable, inUseHere, inUseElsewhere, free, freePercent}], nodes: [{node, addresses}]}; with --ip: {address, heldBy, pools, routes, owner, problems}"
-    ),
-    prometheus: switchFlag(
-      "prometheus",
-      "print node-exporter textfile metrics (write to a temporary file, then rename it into the collector's directory)"
+export const listCommand = Command.make("list", listFlags, (input) =>
+  Effect.gen(function* () {
+    const flags: Flags = {
+      config: Option.getOrUndefined(input.config),
+      network: Option.getOrUndefined(input.network),
+      pools: input.pools,
+      protocol: Option.getOrUndefined(input.protocol),
+      table: Option.getOrUndefined(input.table),
+      metric: Option.getOrUndefined(input.metric),
+      dataDir: Option.getOrUndefined(input.dataDir)
+    }
+    if (flags.config === undefined && flags.pools.length === 0)
+      return yield* usageError("give --config FILE or at least one --pool CIDR")
+    if (input.prometheus && (input.json || Option.isSome(input.ip)))
+      return yield* usageError("--prometheus cannot be combined with --json or --ip")
+    let output: Output = input.prometheus ? { _tag: "Prometheus" } : { _tag: input.json ? "Json" : "Table" }
+    if (Option.isSome(input.ip)) {
+      const address = parseIp(input.ip.value)
+      if (Option.isNone(address))
+        return yield* usageError(`--ip: ${JSON.stringify(input.ip.value)} is not an IP address`)
+      output = { _tag: "Address", address: address.value, json: input.json }
+    }
+    const target = flags.config !== undefined ? yield* configTarget(flags, flags.config) : poolTarget(flags)
+    if (target instanceof CommandFailed) return yield* target
+    if (
+      output._tag === "Address" &&
+      !target.subnets.some((s) => contains(s, (output as { address: Ip }).address))
     )
-  },
-  (input) =>
-    Effect.gen(function* () {
-      const flags: Flags = {
-        config: Option.getOrUndefined(input.config),
-        network: Option.getOrUndefined(input.network),
-        pools: input.pools,
-        protocol: Option.getOrUndefined(input.protocol),
-        table: Option.getOrUndefined(input.table),
-        metric: Option.getOrUndefined(input.metric),
-        dataDir: Option.getOrUndefined(input.dataDir)
-      }
-      if (flags.config === undefined && flags.pools.length === 0)
-        return yield* usageError("give --config FILE or at least one --pool CIDR")
-      if (input.prometheus && (input.json || Option.isSome(input.ip)))
-        return yield* usageError("--prometheus cannot be combined with --json or --ip")
-      let output: Output = input.prometheus ? { _tag: "Prometheus" } : { _tag: input.json ? "Json" : "Table" }
-      if (Option.isSome(input.ip)) {
-        const address = parseIp(input.ip.value)
-        if (Option.isNone(address))
-          return yield* usageError(`--ip: ${JSON.stringify(input.ip.value)} is not an IP address`)
-        output = { _tag: "Address", address: address.value, json: input.json }
-      }
-      const target = flags.config !== undefined ? yield* configTarget(flags, flags.config) : poolTarget(flags)
-      if (target instanceof CommandFailed) return yield* target
-      if (
-        output._tag === "Address" &&
-        !target.subnets.some((s) => contains(s, (output as { address: Ip }).address))
+      return yield* failed(
+        `--ip ${input.ip.pipe(Option.getOrElse(() => ""))} is outside the listed subnets (${target.subnets.map(formatCidr).join(", ")})`
       )
-        return yield* failed(
-          `--ip ${input.ip.pipe(Option.getOrElse(() => ""))} is outside the listed subnets (${target.subnets.map(formatCidr).join(", ")})`
-        )
-      return yield* list(target, output)
-    })
+    return yield* list(target, output)
+  })
 ).pipe(
   Command.withDescription(helpText(description)),
   Command.withShortDescription(

@@ -67,85 +67,85 @@ const isRefusal = (outcome: ReleaseOneOutcome): boolean =>
   outcome.decision._tag === "SeveralOwners" ||
   outcome.decision._tag === "Quarantined"
 
+/** The flags of `release`. */
+export const releaseFlags = {
+  ip: Flag.String("ip").pipe(Flag.withMetavar("ADDR"), Flag.withDescription("the address to free")),
+  config: configFlag,
+  network: networkFlag(),
+  dryRun: dryRunFlag("say what would be done; change nothing"),
+  force: switchFlag(
+    "force",
+    "release an address a live record names, on behalf of that record, and remove it from the record"
+  ),
+  json: jsonFlag(
+    'print one JSON object: {network, address, decision, dryRun, released, owner: {containerId, ifname} | null, record: "removed" | {addresses, pending} | null, message}'
+  )
+}
+
 /** `routetable-ipam release`. */
-export const releaseCommand = Command.make(
-  "release",
-  {
-    ip: Flag.String("ip").pipe(Flag.withMetavar("ADDR"), Flag.withDescription("the address to free")),
-    config: configFlag,
-    network: networkFlag(),
-    dryRun: dryRunFlag("say what would be done; change nothing"),
-    force: switchFlag(
-      "force",
-      "release an address a live record names, on behalf of that record, and remove it from the record"
-    ),
-    json: jsonFlag(
-      'print one JSON object: {network, address, decision, dryRun, released, owner: {containerId, ifname} | null, record: "removed" | {addresses, pending} | null, message}'
-    )
-  },
-  (input) =>
-    Effect.gen(function* () {
-      const address = parseIp(input.ip)
-      if (Option.isNone(address))
-        return yield* new CommandFailed({
-          message: `--ip: ${JSON.stringify(input.ip)} is not an IP address\nRun 'routetable-ipam release --help' for usage.`,
-          exitCode: 2
-        })
-      const settings = yield* readNetworkSettings(input.config, Option.getOrUndefined(input.network))
-      const subnets = settings.network.pools.flatMap(subnetsOf)
-      if (!subnets.some((subnet) => contains(subnet, address.value)))
-        return yield* refused(
-          `refused: ${input.ip} is outside network ${settings.network.name} (${subnets.map(formatCidr).join(", ")})`
-        )
-      const outcome = yield* releaseOne(settings.network.name, address.value, {
-        force: input.force,
-        dryRun: input.dryRun
-      }).pipe(
-        Effect.provide(servicesFor(settings)),
-        Effect.mapError((e) =>
-          e._tag === "CommandFailed"
-            ? e
-            : e._tag === "NodeLockTimeout"
-              ? refused(
-                  `another ADD, DEL or GC held the lock of network ${e.network} for ${e.waitedMillis} ms; try again`
-                )
-              : refused(
-                  `${e._tag === "RouteTableError" ? "routing table" : "attachment records"}: ${e.operation} failed: ${e.message}`
-                )
-        )
+export const releaseCommand = Command.make("release", releaseFlags, (input) =>
+  Effect.gen(function* () {
+    const address = parseIp(input.ip)
+    if (Option.isNone(address))
+      return yield* new CommandFailed({
+        message: `--ip: ${JSON.stringify(input.ip)} is not an IP address\nRun 'routetable-ipam release --help' for usage.`,
+        exitCode: 2
+      })
+    const settings = yield* readNetworkSettings(input.config, Option.getOrUndefined(input.network))
+    const subnets = settings.network.pools.flatMap(subnetsOf)
+    if (!subnets.some((subnet) => contains(subnet, address.value)))
+      return yield* refused(
+        `refused: ${input.ip} is outside network ${settings.network.name} (${subnets.map(formatCidr).join(", ")})`
       )
-      const message = describeOutcome(address.value, outcome, input.dryRun)
-      const owner =
-        outcome.decision._tag === "Owned" || outcome.decision._tag === "ReleaseForOwner"
-          ? outcome.decision.owner
-          : undefined
-      if (input.json) {
-        yield* Console.log(
-          JSON.stringify({
-            network: settings.network.name,
-            address: formatIp(address.value),
-            decision: outcome.decision._tag,
-            dryRun: input.dryRun,
-            released: outcome.released,
-            owner: owner === undefined ? null : { containerId: owner.containerId, ifname: owner.ifname },
-            record:
-              outcome.record === undefined
-                ? null
-                : outcome.record === "removed"
-                  ? "removed"
-                  : {
-                      addresses: outcome.record.addresses.map(formatIp),
-                      pending: outcome.record.pending.map(formatIp)
-                    },
-            message
-          })
-        )
-        if (isRefusal(outcome)) return yield* new CommandFailed({ message: "refused", exitCode: 1 })
-        return
-      }
-      if (isRefusal(outcome)) return yield* refused(message)
-      yield* Console.log(message)
-    })
+    const outcome = yield* releaseOne(settings.network.name, address.value, {
+      force: input.force,
+      dryRun: input.dryRun
+    }).pipe(
+      Effect.provide(servicesFor(settings)),
+      Effect.mapError((e) =>
+        e._tag === "CommandFailed"
+          ? e
+          : e._tag === "NodeLockTimeout"
+            ? refused(
+                `another ADD, DEL or GC held the lock of network ${e.network} for ${e.waitedMillis} ms; try again`
+              )
+            : refused(
+                `${e._tag === "RouteTableError" ? "routing table" : "attachment records"}: ${e.operation} failed: ${e.message}`
+              )
+      )
+    )
+    const message = describeOutcome(address.value, outcome, input.dryRun)
+    const owner =
+      outcome.decision._tag === "Owned" || outcome.decision._tag === "ReleaseForOwner"
+        ? outcome.decision.owner
+        : undefined
+    if (input.json) {
+      yield* Console.log(
+        JSON.stringify({
+          network: settings.network.name,
+          address: formatIp(address.value),
+          decision: outcome.decision._tag,
+          dryRun: input.dryRun,
+          released: outcome.released,
+          owner: owner === undefined ? null : { containerId: owner.containerId, ifname: owner.ifname },
+          record:
+            outcome.record === undefined
+              ? null
+              : outcome.record === "removed"
+                ? "removed"
+                : {
+                    addresses: outcome.record.addresses.map(formatIp),
+                    pending: outcome.record.pending.map(formatIp)
+                  },
+          message
+        })
+      )
+      if (isRefusal(outcome)) return yield* new CommandFailed({ message: "refused", exitCode: 1 })
+      return
+    }
+    if (isRefusal(outcome)) return yield* refused(message)
+    yield* Console.log(message)
+  })
 ).pipe(
   Command.withDescription(helpText(description)),
   Command.withShortDescription(

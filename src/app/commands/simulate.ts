@@ -46,7 +46,7 @@ const fraction = (name: string, what: string) =>
   )
 
 /** Every flag of `simulate`. */
-const flags = {
+export const simulateFlags = {
   nodes: Flag.Int("nodes").pipe(
     Flag.withMetavar("N"),
     Flag.withDescription("simulated nodes"),
@@ -116,7 +116,7 @@ const flags = {
   check: switchFlag("check", "exit with status 1 when any run had duplicates")
 }
 
-type SimulateInput = Command.Command.Config.Infer<typeof flags>
+type SimulateInput = Command.Command.Config.Infer<typeof simulateFlags>
 
 const usageError = (message: string) =>
   new CommandFailed({ message: `${message}\nRun 'routetable-ipam simulate --help' for usage.`, exitCode: 2 })
@@ -184,7 +184,7 @@ const simulate = (input: SimulateInput): Effect.Effect<void, CommandFailed> =>
   })
 
 /** `routetable-ipam simulate`. */
-export const simulateCommand = Command.make("simulate", flags, simulate).pipe(
+export const simulateCommand = Command.make("simulate", simulateFlags, simulate).pipe(
   Command.withDescription(helpText(description)),
   Command.withShortDescription("simulate N nodes racing for addresses; find the W that keeps them apart"),
   Command.withExamples([

@@ -213,9 +213,13 @@ export const command: OperatorCommand = {
       Effect.catch((error) =>
         error instanceof CommandFailed
           ? Effect.fail(error)
-          : CliError.isCliError(error) && error._tag === "ShowHelp"
+          : error._tag === "ShowHelp" && error.errors.length === 0
             ? Effect.void
-            : Effect.fail(usageError(error.message))
+            : Effect.fail(
+                usageError(
+                  error._tag === "ShowHelp" ? error.errors.map((e) => e.message).join("\n") : error.message
+                )
+              )
       ),
       Effect.provide(NodeServices.layer)
     )

@@ -337,23 +337,23 @@ export const listCommand = Command.make("list", listFlags, (input) =>
       return yield* usageError("give --config FILE or at least one --pool CIDR")
     if (input.prometheus && (input.json || Option.isSome(input.ip)))
       return yield* usageError("--prometheus cannot be combined with --json or --ip")
-    let output: Output = input.prometheus ? { _tag: "Prometheus" } : { _tag: input.json ? "Json" : "Table" }
-    if (Option.isSome(input.ip)) {
-      const address = parseIp(input.ip.value)
-      if (Option.isNone(address))
-        return yield* usageError(`--ip: ${JSON.stringify(input.ip.value)} is not an IP address`)
-      output = { _tag: "Address", address: address.value, json: input.json }
-    }
+    const address = Option.map(input.ip, (text) => ({ text, ip: parseIp(text) }))
+    if (Option.isSome(address) && Option.isNone(address.value.ip))
+      return yield* usageError(`--ip: ${JSON.stringify(address.value.text)} is not an IP address`)
     const target = flags.config !== undefined ? yield* configTarget(flags, flags.config) : poolTarget(flags)
     if (target instanceof CommandFailed) return yield* target
-    if (
-      output._tag === "Address" &&
-      !target.subnets.some((s) => contains(s, (output as { address: Ip }).address))
+    if (Option.isSome(address) && Option.isSome(address.value.ip)) {
+      const ip = address.value.ip.value
+      if (!target.subnets.some((subnet) => contains(subnet, ip)))
+        return yield* failed(
+          `--ip ${address.value.text} is outside the listed subnets (${target.subnets.map(formatCidr).join(", ")})`
+        )
+      return yield* list(target, { _tag: "Address", address: ip, json: input.json })
+    }
+    return yield* list(
+      target,
+      input.prometheus ? { _tag: "Prometheus" } : { _tag: input.json ? "Json" : "Table" }
     )
-      return yield* failed(
-        `--ip ${input.ip.pipe(Option.getOrElse(() => ""))} is outside the listed subnets (${target.subnets.map(formatCidr).join(", ")})`
-      )
-    return yield* list(target, output)
   })
 ).pipe(
   Command.withDescription(helpText(description)),

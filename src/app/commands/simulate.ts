@@ -1,6 +1,6 @@
 // `routetable-ipam simulate`: run the claim protocol on N simulated nodes at one or several W; report double allocations, attempts and latency.
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { CliError, Command, Flag } from "effect/cli"
+import { Command, Flag } from "effect/cli"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { parseDelay } from "../../adapters/fabric/DelayDistribution.ts"

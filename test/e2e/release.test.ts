@@ -157,6 +157,20 @@ suite("routetable-ipam release and list --ip (built) on a real kernel", () => {
         assert.include(metrics.stdout.split("\n"), line)
       assert.notInclude(metrics.stdout, "fabric", "no fabric health configured")
       assert.isDefined(orphan)
+
+      // with fabric health configured, the probe's answer is part of the metrics (here BIRD is absent)
+      const withHealth = path.join(sandbox.dataDir, "20-health.conf")
+      const healthConf = conf(sandbox.dataDir)
+      writeFileSync(
+        withHealth,
+        JSON.stringify({
+          ...healthConf,
+          ipam: { ...healthConf.ipam, fabricHealth: { type: "bird", socket: "/nonexistent/bird.ctl" } }
+        })
+      )
+      const probed = await cli(sandbox, ["list", "--config", withHealth, "--prometheus"])
+      assert.strictEqual(probed.code, 0, probed.stderr)
+      assert.include(probed.stdout.split("\n"), 'routetable_ipam_fabric_probe_ok{network="pods"} 0')
     })
   )
 })

@@ -67,6 +67,19 @@ export const moduleNeutralBanner = [
     'module=typeof module=="object"?module:{exports:{}},exports=module.exports;'
 ].join("\n")
 
+/**
+ * The git commit being built ("abc1234", "-dirty" with uncommitted changes), or "unknown" outside
+ * a git checkout. `routetable-ipam --version` prints it (src/app/BuildInfo.ts).
+ */
+export const buildCommit = (): string => {
+  const git = (...args: Array<string>) =>
+    spawnSync("git", args, { cwd: projectRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
+  const head = git("rev-parse", "--short=12", "HEAD")
+  if (head.status !== 0 || head.stdout.trim() === "") return "unknown"
+  const dirty = git("status", "--porcelain", "--untracked-files=no").stdout.trim() !== ""
+  return `${head.stdout.trim()}${dirty ? "-dirty" : ""}`
+}
+
 /** esbuild options shared by the plain bundle and the SEA main (both CommonJS, node24, minified). */
 export const bundleOptions = (options: {
   readonly entry: string
@@ -83,6 +96,7 @@ export const bundleOptions = (options: {
   legalComments: "none",
   logLevel: "warning",
   plugins: [netlinkAddonPlugin(options.addonSource)],
+  define: { __RTIPAM_BUILD_COMMIT__: JSON.stringify(buildCommit()) },
   ...(options.addonSource === "embedded" ? { banner: { js: moduleNeutralBanner } } : {})
 })
 

@@ -1,4 +1,4 @@
-// The shape of an operator command (list, gc, simulate, demo): main loads it lazily by name.
+// What an operator command fails with, and the function form of a command (demo.ts's `run`, simulate run from demo).
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 
@@ -9,10 +9,10 @@ export class CommandFailed extends Data.TaggedError("CommandFailed")<{
 }> {}
 
 /**
- * One operator command of the `routetable-ipam` executable. Each lives in src/app/commands/NAME.ts
- * and exports `command: OperatorCommand`; main imports it only when invoked, so the CNI verbs
- * never pay for it. `run` handles its own `--help` (printing `usage` to stdout) and provides
- * every service it needs.
+ * A command as a function of its arguments. The command line itself is effect/cli
+ * (src/app/commands/index.ts); this form remains for demo.ts, which parses its own arguments
+ * (demoCommand.ts hands them back) and runs `simulate` this way. `run` provides every service
+ * it needs.
  */
 export interface OperatorCommand {
   readonly name: string

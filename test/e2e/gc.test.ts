@@ -258,7 +258,7 @@ suite("routetable-ipam gc (built) on a real kernel", () => {
       assert.include(text.stdout, "released route 100.64.0.99 (no owner record)")
       const help = await gc(sandbox, ["--help"])
       assert.strictEqual(help.code, 0)
-      assert.include(help.stdout, "Usage: routetable-ipam gc")
+      assert.include(help.stdout, "routetable-ipam gc [flags]")
     })
   )
 })

@@ -211,7 +211,7 @@ suite("routetable-ipam list (built) on a real kernel", () => {
       assert.include(none.stderr, "no plugin with ipam type routetable-ipam")
       const help = await ns.exec(nodeBinary, [pluginFile, "list", "--help"])
       assert.strictEqual(help.code, 0)
-      assert.include(help.stdout, "Usage: routetable-ipam list")
+      assert.include(help.stdout, "routetable-ipam list [flags]")
     })
   )
 })

@@ -1,5 +1,6 @@
 // How long a claim or release takes to reach another node: fixed, uniform, or a capped long tail.
 import * as Data from "effect/Data"
+import { parseDurationMs } from "../DurationText.ts"
 
 /**
  * A propagation-delay distribution, in milliseconds.
@@ -16,15 +17,8 @@ export type DelayDistribution =
 /** Text that is not a delay or duration this module understands. */
 export class InvalidDelay extends Data.TaggedError("InvalidDelay")<{ readonly message: string }> {}
 
-const units: Record<string, number> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 60_000 }
-
-/** Parse a duration such as `40ms`, `0.25s`, `1m` or `250` (milliseconds); undefined when it is not one. */
-export const parseDurationMs = (text: string, defaultUnit = "ms"): number | undefined => {
-  const match = /^(\d+(?:\.\d+)?|\.\d+)\s*(ns|us|ms|s|m)?$/.exec(text.trim())
-  if (match === null) return undefined
-  const factor = units[match[2] ?? defaultUnit]
-  return factor === undefined ? undefined : Number(match[1]) * factor
-}
+/** The project's one duration parser (a bare number is milliseconds), re-exported for this module's users. */
+export { parseDurationMs }
 
 /** The longest delay the distribution can produce: D in DESIGN.md's safety argument. */
 export const maxDelayOf = (delay: DelayDistribution): number => {

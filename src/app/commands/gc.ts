@@ -1,4 +1,5 @@
-import { parseArgs } from "node:util"
+// `routetable-ipam gc`: release what nobody owns in one network on this node (orphan routes, crashed ADDs).
+import { Command, Flag } from "effect/cli"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -12,61 +13,38 @@ import type { Attachment, Attachments } from "../../domain/Attachments.ts"
 import { checkContainerId, checkIfname } from "../../domain/ContainerId.ts"
 import { formatIp, type Ip } from "../../domain/Ip.ts"
 import type { RouteTable, RouteTableError } from "../../domain/RouteTable.ts"
-import { CommandFailed, type OperatorCommand } from "../OperatorCommand.ts"
+import * as Option from "effect/Option"
+import { CommandFailed } from "../OperatorCommand.ts"
+import { configFlag, dryRunFlag, durationFlag, helpText, jsonFlag, networkFlag } from "./CliFlags.ts"
 import { readNetworkSettings } from "./NetworkConfigSource.ts"
 
 /** Records written more recently than this are never collected unless `--grace` says otherwise. */
 export const defaultGraceMillis = 60_000
 
-const usage = `Usage: routetable-ipam gc --config FILE|DIR [--network NAME] [--keep CONTAINERID/IFNAME ...]
-                          [--grace DURATION] [--dry-run] [--json]
-
-Garbage collection of one network on this node, for when the container runtime never sends
+const description = `Garbage collection of one network on this node, for when the container runtime never sends
 CNI GC (standard parent plugins such as bridge do not forward GC to their IPAM plugin). It
 releases (deletes our host route of) addresses nobody owns any more and removes their owner
 records from the data directory. Only routes of ours (our protocol, table and metric, inside the
 network's ranges) are ever deleted; learned routes and other networks are never touched.
 
 Without --keep, every complete owner record is kept, and gc collects only what no complete
-record explains:
-  - routes of ours without any owner record (orphans: e.g. records deleted by hand), and
-  - records of ADDs that crashed before they finished (addresses still pending), with their routes.
-With --keep, gc does what CNI GC does: every record not listed is released, with its addresses.
+record explains: routes of ours without any owner record (orphans: e.g. records deleted by
+hand), and records of ADDs that crashed before they finished (addresses still pending), with
+their routes. With --keep, gc does what CNI GC does: every record not listed is released.
 
-Records written within the grace period (default ${defaultGraceMillis / 1000} s) are always kept: an ADD may still be in
-progress, or the runtime may not know the container yet.
-
-Flags:
-  --config FILE     a network config (.conf) or list (.conflist), or a directory of them (as
-                    /etc/cni/net.d): the plugin whose ipam type is routetable-ipam
-  --network NAME    the network of that name (when several use routetable-ipam)
-  --keep C/IFNAME   an attachment to keep: container ID and interface, e.g. 3f2a9c/eth0
-                    (repeatable); every other record of the network is released
-  --grace DURATION  keep records younger than this: "90s", "5m", "0" (default ${defaultGraceMillis / 1000}s)
-  --dry-run         print what would be released; change nothing
-  --json            print one JSON object: {network, dryRun, released: {attachments:
-                    [{containerId, ifname, addresses, pending}], routes: [address]},
-                    kept: [{containerId, ifname}], recent: [{containerId, ifname}], errors: [text]}
-  --help            this text
+Records written within the grace period (default ${defaultGraceMillis / 1000}s) are always kept: an ADD may still be
+in progress, or the runtime may not know the container yet.
 
 Exit status: 0 when everything was released (or nothing needed to be), 1 when some release
-failed (the errors are printed) or the config cannot be read, 2 for a usage error.
+failed (the errors are printed) or the config cannot be read, 2 for a usage error.`
 
-Example:
-  routetable-ipam gc --config /etc/cni/net.d --network pods --dry-run
-  routetable-ipam gc --config /etc/cni/net.d --network pods --keep 3f2a9c/eth0 --keep 77b1e0/eth0
-`
-
-/** The command line. */
+/** What to collect. */
 export interface GcFlags {
-  readonly config: string | undefined
   readonly network: string | undefined
   /** undefined: no --keep given (keep every complete record). */
   readonly keep: ReadonlyArray<Owner> | undefined
   readonly graceMillis: number
   readonly dryRun: boolean
-  readonly json: boolean
-  readonly help: boolean
 }
 
 const usageError = (message: string) =>
@@ -82,60 +60,6 @@ export const parseKeep = (text: string): Owner | CommandFailed => {
   const problem = checkContainerId(containerId) ?? checkIfname(ifname)
   if (problem !== undefined) return usageError(`--keep ${text}: ${problem.field}: ${problem.message}`)
   return { containerId, ifname }
-}
-
-const durationUnits: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
-
-/** A grace period: "250ms", "90s", "5m", "1h", or a bare number of seconds; milliseconds or a usage error. */
-export const parseGrace = (text: string): number | CommandFailed => {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim())
-  if (match === null)
-    return usageError(`--grace: ${JSON.stringify(text)} is not a duration like "90s" or "5m"`)
-  return Math.round(Number(match[1]) * (durationUnits[match[2] ?? "s"] ?? 1000))
-}
-
-const parseValues = (args: ReadonlyArray<string>) =>
-  parseArgs({
-    args: [...args],
-    strict: true,
-    allowPositionals: false,
-    options: {
-      config: { type: "string" },
-      network: { type: "string" },
-      keep: { type: "string", multiple: true },
-      grace: { type: "string" },
-      "dry-run": { type: "boolean" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" }
-    }
-  }).values
-
-/** The command line as flags; a usage error (exit 2) for anything unknown or malformed. */
-export const parseFlags = (args: ReadonlyArray<string>): GcFlags | CommandFailed => {
-  let values: ReturnType<typeof parseValues>
-  try {
-    values = parseValues(args)
-  } catch (cause) {
-    return usageError(cause instanceof Error ? cause.message : String(cause))
-  }
-  let keep: Array<Owner> | undefined
-  for (const text of values.keep ?? []) {
-    const owner = parseKeep(text)
-    if (owner instanceof CommandFailed) return owner
-    keep ??= []
-    keep.push(owner)
-  }
-  const graceMillis = values.grace === undefined ? defaultGraceMillis : parseGrace(values.grace)
-  if (graceMillis instanceof CommandFailed) return graceMillis
-  return {
-    config: values.config,
-    network: values.network,
-    keep,
-    graceMillis,
-    dryRun: values["dry-run"] === true,
-    json: values.json === true,
-    help: values.help === true
-  }
 }
 
 /** What gc did (or would do), for printing. */
@@ -233,8 +157,8 @@ const gc = (settings: NetworkSettings, flags: GcFlags): Effect.Effect<GcOutcome,
     )
   )
 
-/** The kernel's table over rtnetlink (loaded only now), the records under dataDir and the node lock. */
-const servicesFor = (
+/** The kernel's table over rtnetlink, the records under dataDir and the node lock shared by every process of the node. */
+export const servicesFor = (
   settings: NetworkSettings
 ): Layer.Layer<RouteTable | Attachments, CommandFailed | RouteTableError> => {
   const { adapters } = settings
@@ -246,23 +170,68 @@ const servicesFor = (
   )
 }
 
-/** `routetable-ipam gc`. */
-export const command: OperatorCommand = {
-  name: "gc",
-  summary: "release what nobody owns in one network on this node (orphan routes, crashed ADDs)",
-  usage,
-  run: (args) =>
-    Effect.gen(function* () {
-      const flags = parseFlags(args)
-      if (flags instanceof CommandFailed) return yield* flags
-      if (flags.help) return yield* Console.log(usage)
-      if (flags.config === undefined) return yield* usageError("give --config FILE|DIR")
-      const settings = yield* readNetworkSettings(flags.config, flags.network)
-      const outcome = yield* gc(settings, flags)
-      yield* Console.log(flags.json ? JSON.stringify(outcomeToJson(outcome)) : formatOutcome(outcome))
-      if (outcome.errors.length > 0) {
-        const n = outcome.errors.length
-        return yield* failed(`${n} release${n === 1 ? "" : "s"} failed`)
-      }
-    })
+/** The flags of `gc`. */
+export const gcFlags = {
+  config: configFlag,
+  network: networkFlag(),
+  keep: Flag.String("keep").pipe(
+    Flag.withMetavar("CONTAINERID/IFNAME"),
+    Flag.withDescription(
+      "an attachment to keep, e.g. 3f2a9c/eth0 (repeatable); every other record of the network is released"
+    ),
+    Flag.atLeast(0)
+  ),
+  grace: durationFlag("grace").pipe(
+    Flag.withDescription(
+      `keep records younger than this: "90s", "5m", "0" (a bare number is milliseconds; default ${defaultGraceMillis / 1000}s)`
+    ),
+    Flag.withDefault(defaultGraceMillis)
+  ),
+  dryRun: dryRunFlag("print what would be released; change nothing"),
+  json: jsonFlag(
+    "print one JSON object: {network, dryRun, released: {attachments: [{containerId, ifname, addresses, pending}], routes, forgotten}, kept, recent, errors}"
+  )
 }
+
+/** What the parsed flags ask for; a usage error (exit 2) for a malformed --keep. */
+export const gcFlagsOf = (input: Command.Command.Config.Infer<typeof gcFlags>): GcFlags | CommandFailed => {
+  const keep: Array<Owner> = []
+  for (const text of input.keep) {
+    const owner = parseKeep(text)
+    if (owner instanceof CommandFailed) return owner
+    keep.push(owner)
+  }
+  return {
+    network: Option.getOrUndefined(input.network),
+    keep: input.keep.length === 0 ? undefined : keep,
+    graceMillis: input.grace,
+    dryRun: input.dryRun
+  }
+}
+
+/** `routetable-ipam gc`. */
+export const gcCommand = Command.make("gc", gcFlags, (input) =>
+  Effect.gen(function* () {
+    const flags = gcFlagsOf(input)
+    if (flags instanceof CommandFailed) return yield* flags
+    const settings = yield* readNetworkSettings(input.config, flags.network)
+    const outcome = yield* gc(settings, flags)
+    yield* Console.log(input.json ? JSON.stringify(outcomeToJson(outcome)) : formatOutcome(outcome))
+    if (outcome.errors.length > 0) {
+      const n = outcome.errors.length
+      return yield* failed(`${n} release${n === 1 ? "" : "s"} failed`)
+    }
+  })
+).pipe(
+  Command.withDescription(helpText(description)),
+  Command.withShortDescription(
+    "release what nobody owns in one network on this node (orphan routes, crashed ADDs)"
+  ),
+  Command.withExamples([
+    { command: "routetable-ipam gc --config /etc/cni/net.d --network pods --dry-run" },
+    {
+      command:
+        "routetable-ipam gc --config /etc/cni/net.d --network pods --keep 3f2a9c/eth0 --keep 77b1e0/eth0"
+    }
+  ])
+)

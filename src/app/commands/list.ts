@@ -1,25 +1,30 @@
 // `routetable-ipam list`: every claim inside a network's ranges as this node's table shows it, with owners and conflicts.
 import * as Fs from "node:fs/promises"
-import { parseArgs } from "node:util"
+import { Command, Flag } from "effect/cli"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as FileAttachments from "../../adapters/FileAttachments.ts"
 import { netlinkRouteTable } from "../plugin/PluginAdapters.ts"
-import { knobDefaults, parseRouteProtocol, parseTable } from "../../adapters/cni/IpamKnobs.ts"
+import {
+  type FabricHealthSettings,
+  knobDefaults,
+  parseRouteProtocol,
+  parseTable
+} from "../../adapters/cni/IpamKnobs.ts"
 import type { Attachment, QuarantinedRecord } from "../../domain/Attachments.ts"
-import { type Cidr, formatCidr, parseCidr } from "../../domain/Ip.ts"
-import { subnetsOf } from "../../domain/Pool.ts"
+import { type Cidr, contains, formatCidr, type Ip, parseCidr, parseIp, sizeOf } from "../../domain/Ip.ts"
+import { InvalidPool, isAllocatable, makePool, type Pool, subnetsOf } from "../../domain/Pool.ts"
 import { RouteTable } from "../../domain/RouteTable.ts"
+import { formatHolder, holderOf, holderToJson } from "../listing/AddressHolder.ts"
+import { type CountedPool, formatTotals, nodeTotals, poolTotals } from "../listing/Capacity.ts"
 import { type DeviceNames, formatTable, listClaims, listingToJson } from "../listing/ClaimListing.ts"
-import { CommandFailed, type OperatorCommand } from "../OperatorCommand.ts"
+import { type FabricSessions, formatPrometheus } from "../listing/PrometheusText.ts"
+import { CommandFailed } from "../OperatorCommand.ts"
+import { configFlag, helpText, jsonFlag, networkFlag, switchFlag } from "./CliFlags.ts"
 import { readNetworkSettings } from "./NetworkConfigSource.ts"
 
-const usage = `Usage: routetable-ipam list --config FILE [--network NAME] [--json]
-       routetable-ipam list --pool CIDR [--pool CIDR ...] [--protocol N] [--table T] [--metric M]
-                            [--data-dir DIR] [--network NAME] [--json]
-
-Show every host route inside a network's subnets as this node's routing table has it: the
+const description = `Show every host route inside a network's subnets as this node's routing table has it: the
 address, whether the claim is ours (our route protocol, table and metric) or learned (from a
 routing daemon, i.e. another node's claim, or any other route), the next hop (the node holding
 it), protocol, metric, device, the owner (container ID / interface, from the attachment records
@@ -27,28 +32,20 @@ in the data directory) and problems:
   conflict   more than one route to the address (two nodes claim it)
   orphan     a route of ours without an owner record (GC releases it)
   missing    an owner record names the address but our route is gone (or an ADD is in progress)
-The exit status is 0 whatever the listing shows; use --json and its "summary" in scripts.
-
-Flags:
-  --config FILE     a network config (.conf) or list (.conflist), or a directory of them: the
-                    plugin whose ipam type is routetable-ipam; the same keys and checks as the plugin
-  --network NAME    with --config: the network of that name; with --pool: read owner records of
-                    this network only (default: every network under the data directory)
-  --pool CIDR       list this prefix instead of a config's subnets (repeatable)
-  --protocol N      route protocol of our claims (default ${knobDefaults.routeProtocol})
-  --table T         table of our claims, a number or "main" (default main)
-  --metric M        metric of our claims (default ${knobDefaults.metric})
-  --data-dir DIR    attachment records (default ${knobDefaults.dataDir})
-  --json            print one JSON object: {network, subnets, protocol, table, metric,
-                    claims: [{address, routes: [{origin, nextHop, protocol, table, metric,
-                    device}], owner, problems}], summary: {ours, learned, conflicts, orphans, missing}}
-  --help            this text
-`
+  stale      only a record of before the last reboot names it (DEL or gc forgets that record)
+  corrupt    a record moved aside as corrupt names it (held until an operator removes the file)
+Under the claims: totals per pool (allocatable, in use here, in use elsewhere, free %) and per
+node (next hop). --ip ADDR answers for one address; --prometheus prints node-exporter textfile
+metrics. Give --config FILE|DIR, or --pool CIDR (repeatable) with --protocol/--table/--metric/--data-dir.
+The exit status is 0 whatever the listing shows; use --json and its "summary" in scripts.`
 
 /** What to list and where "ours" and the owners come from. */
 interface ListTarget {
   readonly network: string | undefined
   readonly subnets: ReadonlyArray<Cidr>
+  /** The pools whose totals are printed. */
+  readonly pools: ReadonlyArray<CountedPool>
+  readonly fabricHealth: FabricHealthSettings
   readonly protocol: number
   readonly table: number
   readonly metric: number
@@ -62,53 +59,16 @@ interface Flags {
   readonly config: string | undefined
   readonly network: string | undefined
   readonly pools: ReadonlyArray<string>
-  readonly protocol: string | undefined
+  readonly protocol: number | undefined
   readonly table: string | undefined
-  readonly metric: string | undefined
+  readonly metric: number | undefined
   readonly dataDir: string | undefined
-  readonly json: boolean
-  readonly help: boolean
 }
 
 const usageError = (message: string) =>
   new CommandFailed({ message: `${message}\nRun 'routetable-ipam list --help' for usage.`, exitCode: 2 })
 
 const failed = (message: string) => new CommandFailed({ message, exitCode: 1 })
-
-/** The command line as flags; a usage error (exit 2) for anything unknown. */
-export const parseFlags = (args: ReadonlyArray<string>): Flags | CommandFailed => {
-  try {
-    const { values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: "string" },
-        network: { type: "string" },
-        pool: { type: "string", multiple: true },
-        protocol: { type: "string" },
-        table: { type: "string" },
-        metric: { type: "string" },
-        "data-dir": { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" }
-      }
-    })
-    return {
-      config: values.config,
-      network: values.network,
-      pools: values.pool ?? [],
-      protocol: values.protocol,
-      table: values.table,
-      metric: values.metric,
-      dataDir: values["data-dir"],
-      json: values.json === true,
-      help: values.help === true
-    }
-  } catch (cause) {
-    return usageError(cause instanceof Error ? cause.message : String(cause))
-  }
-}
 
 /** Strip the plugin's "ipam.x: " prefix and name the flag instead. */
 const flagMessage = (flag: string, msg: string) => `${flag}: ${msg.replace(/^ipam\.[A-Za-z.]+: /, "")}`
@@ -122,19 +82,26 @@ const poolTarget = (flags: Flags): ListTarget | CommandFailed => {
     if (Option.isNone(cidr)) return usageError(`--pool: ${JSON.stringify(text)} is not a CIDR`)
     subnets.push(cidr.value)
   }
-  const protocol = flags.protocol === undefined ? knobDefaults.routeProtocol : Number(flags.protocol)
+  const protocol = flags.protocol ?? knobDefaults.routeProtocol
   const checkedProtocol = parseRouteProtocol(protocol)
   if (checkedProtocol instanceof Error) return usageError(flagMessage("--protocol", checkedProtocol.msg))
   const tableText = flags.table ?? "main"
   const table = parseTable(tableText === "main" ? tableText : Number(tableText))
   if (table instanceof Error) return usageError(flagMessage("--table", table.msg))
-  const metric = flags.metric === undefined ? knobDefaults.metric : Number(flags.metric)
+  const metric = flags.metric ?? knobDefaults.metric
   if (!Number.isSafeInteger(metric) || metric < 0 || metric > 4294967295)
     return usageError(`--metric: ${JSON.stringify(flags.metric)} must be a whole number 0..4294967295`)
   const dataDir = flags.dataDir ?? knobDefaults.dataDir
   return {
     network: flags.network,
     subnets,
+    pools: subnets.map((subnet): CountedPool => {
+      const pool = makePool("--pool", [{ subnet: formatCidr(subnet) }])
+      return pool instanceof InvalidPool
+        ? { label: formatCidr(subnet), allocatable: sizeOf(subnet), contains: (a) => contains(subnet, a) }
+        : countedPool(formatCidr(subnet), pool)
+    }),
+    fabricHealth: { type: "none" },
     protocol: checkedProtocol,
     table,
     metric,
@@ -164,6 +131,10 @@ const configTarget = (flags: Flags, file: string): Effect.Effect<ListTarget, Com
     return {
       network: settings.network.name,
       subnets: [...subnets.values()],
+      pools: settings.network.pools.map((pool) =>
+        countedPool(pool.ranges.map((r) => formatCidr(r.subnet)).join(","), pool)
+      ),
+      fabricHealth: adapters.fabricHealth,
       protocol: adapters.protocol,
       table: adapters.table,
       metric: adapters.metric,
@@ -229,8 +200,39 @@ const readDeviceNames: Effect.Effect<DeviceNames> = Effect.promise(async () => {
   }
 })
 
+/** A pool of the domain as `list` counts it. */
+const countedPool = (label: string, pool: Pool): CountedPool => ({
+  label,
+  allocatable: pool.size,
+  contains: (address) => isAllocatable(pool, address)
+})
+
+/** The fabric's sessions for the metrics: undefined when fabric health is not configured. */
+const fabricSessions = (
+  settings: FabricHealthSettings
+): Effect.Effect<FabricSessions | "error" | undefined> =>
+  settings.type === "none"
+    ? Effect.succeed(undefined)
+    : Effect.gen(function* () {
+        const { type: _, ...options } = settings
+        const bird = yield* Effect.promise(() => import("../../adapters/BirdFabricHealth.ts"))
+        return yield* bird.make(options).check.pipe(
+          Effect.map(
+            (r): FabricSessions => ({ established: r.established, required: r.required, healthy: r.healthy })
+          ),
+          Effect.orElseSucceed(() => "error" as const)
+        )
+      })
+
+/** What to print. */
+type Output =
+  | { readonly _tag: "Table" }
+  | { readonly _tag: "Json" }
+  | { readonly _tag: "Prometheus" }
+  | { readonly _tag: "Address"; readonly address: Ip; readonly json: boolean }
+
 /** Read the table (one dump per subnet) and the records, then print. */
-const list = (target: ListTarget, json: boolean): Effect.Effect<void, CommandFailed> =>
+const list = (target: ListTarget, output: Output): Effect.Effect<void, CommandFailed> =>
   Effect.gen(function* () {
     const routes = yield* Effect.gen(function* () {
       const table = yield* RouteTable
@@ -242,23 +244,132 @@ const list = (target: ListTarget, json: boolean): Effect.Effect<void, CommandFai
     const stored = yield* readRecords(target)
     const names = yield* readDeviceNames
     const listing = listClaims({ ...target, routes, ...stored })
-    yield* Console.log(json ? JSON.stringify(listingToJson(listing, names)) : formatTable(listing, names))
+    switch (output._tag) {
+      case "Address": {
+        const holder = holderOf(listing, output.address, target.pools)
+        return yield* Console.log(
+          output.json ? JSON.stringify(holderToJson(holder, listing, names)) : formatHolder(holder, names)
+        )
+      }
+      case "Json":
+        return yield* Console.log(
+          JSON.stringify({
+            ...listingToJson(listing, names),
+            pools: poolTotals(listing, target.pools),
+            nodes: nodeTotals(listing)
+          })
+        )
+      case "Prometheus":
+        return yield* Console.log(
+          formatPrometheus({
+            network: target.network ?? "",
+            pools: poolTotals(listing, target.pools),
+            nodes: nodeTotals(listing),
+            summary: listing.summary,
+            fabric: yield* fabricSessions(target.fabricHealth)
+          }).trimEnd()
+        )
+      case "Table":
+        return yield* Console.log(
+          `${formatTable(listing, names)}\n\n${formatTotals(poolTotals(listing, target.pools), nodeTotals(listing))}`
+        )
+    }
   })
 
-/** `routetable-ipam list`. */
-export const command: OperatorCommand = {
-  name: "list",
-  summary: "every claim in a network's ranges on this node: ours or learned, owner, conflicts",
-  usage,
-  run: (args) =>
-    Effect.gen(function* () {
-      const flags = parseFlags(args)
-      if (flags instanceof CommandFailed) return yield* flags
-      if (flags.help) return yield* Console.log(usage)
-      if (flags.config === undefined && flags.pools.length === 0)
-        return yield* usageError("give --config FILE or at least one --pool CIDR")
-      const target = flags.config !== undefined ? yield* configTarget(flags, flags.config) : poolTarget(flags)
-      if (target instanceof CommandFailed) return yield* target
-      return yield* list(target, flags.json)
-    })
+/** The flags of `list`. */
+export const listFlags = {
+  config: configFlag.pipe(Flag.optional),
+  network: networkFlag(
+    "with --config: the network of that name; with --pool: read owner records of this network only (default: every network under the data directory)"
+  ),
+  pools: Flag.String("pool").pipe(
+    Flag.withMetavar("CIDR"),
+    Flag.withDescription("list this prefix instead of a config's subnets (repeatable)"),
+    Flag.atLeast(0)
+  ),
+  protocol: Flag.Int("protocol").pipe(
+    Flag.withMetavar("N"),
+    Flag.withDescription(`with --pool: route protocol of our claims (default ${knobDefaults.routeProtocol})`),
+    Flag.optional
+  ),
+  table: Flag.String("table").pipe(
+    Flag.withMetavar("T"),
+    Flag.withDescription('with --pool: table of our claims, a number or "main" (default main)'),
+    Flag.optional
+  ),
+  metric: Flag.Int("metric").pipe(
+    Flag.withMetavar("M"),
+    Flag.withDescription(`with --pool: metric of our claims (default ${knobDefaults.metric})`),
+    Flag.optional
+  ),
+  dataDir: Flag.String("data-dir").pipe(
+    Flag.withMetavar("DIR"),
+    Flag.withDescription(`with --pool: attachment records (default ${knobDefaults.dataDir})`),
+    Flag.optional
+  ),
+  ip: Flag.String("ip").pipe(
+    Flag.withMetavar("ADDR"),
+    Flag.withDescription("who holds this one address: routes, next hop, owner record, problems"),
+    Flag.optional
+  ),
+  json: jsonFlag(
+    "print one JSON object: {network, subnets, protocol, table, metric, claims: [{address, routes: [{origin, nextHop, protocol, table, metric, device}], owner, problems}], summary, pools: [{pool, allocatable, inUseHere, inUseElsewhere, free, freePercent}], nodes: [{node, addresses}]}; with --ip: {address, heldBy, pools, routes, owner, problems}"
+  ),
+  prometheus: switchFlag(
+    "prometheus",
+    "print node-exporter textfile metrics (write to a temporary file, then rename it into the collector's directory)"
+  )
 }
+
+/** `routetable-ipam list`. */
+export const listCommand = Command.make("list", listFlags, (input) =>
+  Effect.gen(function* () {
+    const flags: Flags = {
+      config: Option.getOrUndefined(input.config),
+      network: Option.getOrUndefined(input.network),
+      pools: input.pools,
+      protocol: Option.getOrUndefined(input.protocol),
+      table: Option.getOrUndefined(input.table),
+      metric: Option.getOrUndefined(input.metric),
+      dataDir: Option.getOrUndefined(input.dataDir)
+    }
+    if (flags.config === undefined && flags.pools.length === 0)
+      return yield* usageError("give --config FILE or at least one --pool CIDR")
+    if (input.prometheus && (input.json || Option.isSome(input.ip)))
+      return yield* usageError("--prometheus cannot be combined with --json or --ip")
+    const address = Option.map(input.ip, (text) => ({ text, ip: parseIp(text) }))
+    if (Option.isSome(address) && Option.isNone(address.value.ip))
+      return yield* usageError(`--ip: ${JSON.stringify(address.value.text)} is not an IP address`)
+    const target = flags.config !== undefined ? yield* configTarget(flags, flags.config) : poolTarget(flags)
+    if (target instanceof CommandFailed) return yield* target
+    if (Option.isSome(address) && Option.isSome(address.value.ip)) {
+      const ip = address.value.ip.value
+      if (!target.subnets.some((subnet) => contains(subnet, ip)))
+        return yield* failed(
+          `--ip ${address.value.text} is outside the listed subnets (${target.subnets.map(formatCidr).join(", ")})`
+        )
+      return yield* list(target, { _tag: "Address", address: ip, json: input.json })
+    }
+    return yield* list(
+      target,
+      input.prometheus ? { _tag: "Prometheus" } : { _tag: input.json ? "Json" : "Table" }
+    )
+  })
+).pipe(
+  Command.withDescription(helpText(description)),
+  Command.withShortDescription(
+    "every claim in a network's ranges on this node: ours or learned, owner, conflicts, totals"
+  ),
+  Command.withExamples([
+    { command: "routetable-ipam list --config /etc/cni/net.d --network pods" },
+    {
+      command: "routetable-ipam list --config /etc/cni/net.d --ip 100.64.0.37",
+      description: "who holds one address"
+    },
+    {
+      command:
+        "routetable-ipam list --config /etc/cni/net.d --prometheus > /var/lib/node-exporter/rtipam.prom.tmp && mv /var/lib/node-exporter/rtipam.prom.tmp /var/lib/node-exporter/rtipam.prom",
+      description: "metrics for node-exporter's textfile collector"
+    }
+  ])
+)

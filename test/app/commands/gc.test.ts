@@ -4,14 +4,13 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { decodeNetworkConfig } from "../../../src/adapters/cni/NetworkSettings.ts"
 import {
-  command,
   defaultGraceMillis,
   formatOutcome,
   type GcFlags,
   type GcOutcome,
+  gcFlags,
+  gcFlagsOf,
   outcomeToJson,
-  parseFlags,
-  parseGrace,
   parseKeep
 } from "../../../src/app/commands/gc.ts"
 import { CommandFailed } from "../../../src/app/OperatorCommand.ts"
@@ -19,6 +18,7 @@ import type { Attachment } from "../../../src/domain/Attachments.ts"
 import { type Ip, parseIp } from "../../../src/domain/Ip.ts"
 import type { Network } from "../../../src/domain/Network.ts"
 import type { Route } from "../../../src/domain/Route.ts"
+import { parseErrorsOf, parseWith, runCli } from "./CliHarness.ts"
 
 const at = (text: string): Ip => Option.getOrThrow(parseIp(text))
 
@@ -66,84 +66,109 @@ const _other = (host: string, protocol = 12): Route => ({
   metric: 32
 })
 
-const flagsOf = (args: ReadonlyArray<string>): GcFlags => {
-  const flags = parseFlags(args)
-  if (flags instanceof CommandFailed) throw new Error(`unexpected usage error: ${flags.message}`)
-  return flags
-}
+const flagsOf = (args: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const flags = gcFlagsOf(yield* parseWith(gcFlags, args))
+    if (flags instanceof CommandFailed) throw new Error(`unexpected usage error: ${flags.message}`)
+    return flags
+  })
 
-const usageErrorOf = (value: unknown): string => {
-  assert.instanceOf(value, CommandFailed)
-  const failure = value as CommandFailed
-  assert.strictEqual(failure.exitCode, 2)
-  return failure.message
-}
+/** The parse error effect/cli reports for `args`. */
+const parseErrorOf = (args: ReadonlyArray<string>) =>
+  Effect.map(Effect.flip(parseWith(gcFlags, args)), parseErrorsOf)
+
+/** The usage error (exit 2) gc itself reports for `args` (malformed --keep). */
+const usageErrorOf = (args: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const value = gcFlagsOf(yield* parseWith(gcFlags, args))
+    assert.instanceOf(value, CommandFailed)
+    const failure = value as CommandFailed
+    assert.strictEqual(failure.exitCode, 2)
+    return failure.message
+  })
 
 const _owners = (list: ReadonlyArray<{ readonly containerId: string; readonly ifname: string }>) =>
   list.map((o) => `${o.containerId}/${o.ifname}`).sort()
 
 describe("gc", () => {
-  describe("parseFlags", () => {
-    it("defaults: no --keep (keep complete records), a 60 s grace, no dry run", () => {
-      const flags = flagsOf(["--config", "/etc/cni/net.d"])
-      assert.deepStrictEqual(flags, {
-        config: "/etc/cni/net.d",
-        network: undefined,
-        keep: undefined,
-        graceMillis: defaultGraceMillis,
-        dryRun: false,
-        json: false,
-        help: false
+  describe("flags", () => {
+    it.effect("defaults: no --keep (keep complete records), a 60 s grace, no dry run", () =>
+      Effect.gen(function* () {
+        const flags: GcFlags = yield* flagsOf(["--config", "/etc/cni/net.d"])
+        assert.deepStrictEqual(flags, {
+          network: undefined,
+          keep: undefined,
+          graceMillis: defaultGraceMillis,
+          dryRun: false
+        })
+        assert.strictEqual(defaultGraceMillis, 60_000)
+        const parsed = yield* parseWith(gcFlags, ["--config", "/etc/cni/net.d"])
+        assert.strictEqual(parsed.config, "/etc/cni/net.d")
+        assert.isFalse(parsed.json)
       })
-      assert.strictEqual(defaultGraceMillis, 60_000)
-    })
+    )
 
-    it("--keep is repeatable; --network, --dry-run, --json, --grace", () => {
-      const flags = flagsOf([
-        "--config=c.conf",
-        "--network",
-        "pods",
-        "--keep",
-        "3f2a/eth0",
-        "--keep=77b1.x_y-z/net1",
-        "--dry-run",
-        "--json",
-        "--grace",
-        "90s"
-      ])
-      assert.deepStrictEqual(flags.keep, [
-        { containerId: "3f2a", ifname: "eth0" },
-        { containerId: "77b1.x_y-z", ifname: "net1" }
-      ])
-      assert.strictEqual(flags.network, "pods")
-      assert.isTrue(flags.dryRun)
-      assert.isTrue(flags.json)
-      assert.strictEqual(flags.graceMillis, 90_000)
-    })
+    it.effect("--keep is repeatable; --network, --dry-run, --json, --grace", () =>
+      Effect.gen(function* () {
+        const args = [
+          "--config=c.conf",
+          "--network",
+          "pods",
+          "--keep",
+          "3f2a/eth0",
+          "--keep=77b1.x_y-z/net1",
+          "--dry-run",
+          "--json",
+          "--grace",
+          "90s"
+        ]
+        const flags = yield* flagsOf(args)
+        assert.deepStrictEqual(flags.keep, [
+          { containerId: "3f2a", ifname: "eth0" },
+          { containerId: "77b1.x_y-z", ifname: "net1" }
+        ])
+        assert.strictEqual(flags.network, "pods")
+        assert.isTrue(flags.dryRun)
+        assert.strictEqual(flags.graceMillis, 90_000)
+        assert.isTrue((yield* parseWith(gcFlags, args)).json)
+      })
+    )
 
-    it("usage errors (exit 2): unknown flag, positional, malformed --keep or --grace", () => {
-      assert.match(usageErrorOf(parseFlags(["--force"])), /--force/)
-      assert.match(usageErrorOf(parseFlags(["pods"])), /pods/)
-      assert.match(usageErrorOf(parseFlags(["--keep", "3f2a"])), /is not CONTAINERID\/IFNAME/)
-      assert.match(usageErrorOf(parseFlags(["--keep", "a/b/c"])), /is not CONTAINERID\/IFNAME/)
-      assert.match(usageErrorOf(parseFlags(["--keep", "_x/eth0"])), /containerId/)
-      assert.match(usageErrorOf(parseFlags(["--keep", "abc/"])), /ifname: must not be empty/)
-      assert.match(usageErrorOf(parseFlags(["--keep", "abc/a-very-long-ifname0"])), /ifname/)
-      assert.match(usageErrorOf(parseFlags(["--grace", "soon"])), /--grace/)
-      assert.match(usageErrorOf(parseFlags(["--grace=-5s"])), /--grace: "-5s" is not a duration/)
-    })
+    it.effect("--grace goes through the one duration parser: a bare number is milliseconds", () =>
+      Effect.gen(function* () {
+        for (const [text, ms] of [
+          ["250ms", 250],
+          ["1.5s", 1500],
+          ["5m", 300_000],
+          ["1h", 3_600_000],
+          ["0", 0],
+          ["45", 45]
+        ] as const) {
+          assert.strictEqual((yield* flagsOf(["--config", "c", "--grace", text])).graceMillis, ms, text)
+        }
+      })
+    )
+
+    it.effect("usage errors: unknown flag, positional, missing --config, malformed --grace or --keep", () =>
+      Effect.gen(function* () {
+        assert.match(yield* parseErrorOf(["--config", "c", "--force"]), /--force/)
+        assert.match(yield* parseErrorOf(["--config", "c", "pods"]), /pods/)
+        assert.match(yield* parseErrorOf(["--dry-run"]), /--config/)
+        assert.match(
+          yield* parseErrorOf(["--config", "c", "--grace", "soon"]),
+          /--grace.*"soon" is not a duration/
+        )
+        assert.match(yield* parseErrorOf(["--config", "c", "--grace=-5s"]), /"-5s" is not a duration/)
+        assert.match(yield* usageErrorOf(["--config", "c", "--keep", "3f2a"]), /is not CONTAINERID\/IFNAME/)
+        assert.match(yield* usageErrorOf(["--config", "c", "--keep", "a/b/c"]), /is not CONTAINERID\/IFNAME/)
+        assert.match(yield* usageErrorOf(["--config", "c", "--keep", "_x/eth0"]), /containerId/)
+        assert.match(yield* usageErrorOf(["--config", "c", "--keep", "abc/"]), /ifname: must not be empty/)
+        assert.match(yield* usageErrorOf(["--config", "c", "--keep", "abc/a-very-long-ifname0"]), /ifname/)
+      })
+    )
 
     it("parseKeep splits container ID and interface", () => {
       assert.deepStrictEqual(parseKeep("c1/eth0"), { containerId: "c1", ifname: "eth0" })
-    })
-
-    it("parseGrace: ms, s, m, h, bare seconds", () => {
-      assert.strictEqual(parseGrace("250ms"), 250)
-      assert.strictEqual(parseGrace("1.5s"), 1500)
-      assert.strictEqual(parseGrace("5m"), 300_000)
-      assert.strictEqual(parseGrace("1h"), 3_600_000)
-      assert.strictEqual(parseGrace("0"), 0)
-      assert.strictEqual(parseGrace("45"), 45_000)
     })
   })
 
@@ -204,19 +229,20 @@ describe("gc", () => {
   })
 
   describe("command", () => {
-    it.effect("without --config: usage error, exit 2", () =>
+    it.effect("without --config: usage error, exit 2, the help on stdout and the error on stderr", () =>
       Effect.gen(function* () {
-        const failure = yield* Effect.flip(command.run(["--dry-run"]))
-        assert.strictEqual(failure.exitCode, 2)
-        assert.match(failure.message, /--config/)
+        const run = yield* runCli(["gc", "--dry-run"])
+        assert.strictEqual(run.code, 2)
+        assert.match(run.stdout, /routetable-ipam gc \[flags\]/)
+        assert.match(run.stderr, /--config/)
       })
     )
 
-    it.effect("a config without our plugin: exit 1, nothing read from the kernel", () =>
+    it.effect("a config that cannot be read: exit 1, nothing read from the kernel", () =>
       Effect.gen(function* () {
-        const failure = yield* Effect.flip(command.run(["--config", "/nonexistent/gc-test.conf"]))
-        assert.strictEqual(failure.exitCode, 1)
-        assert.match(failure.message, /^--config: .*ENOENT/)
+        const run = yield* runCli(["gc", "--config", "/nonexistent/gc-test.conf"])
+        assert.strictEqual(run.code, 1)
+        assert.match(run.stderr, /^routetable-ipam gc: --config: .*ENOENT/)
       })
     )
   })

@@ -1,7 +1,10 @@
 // `list`: grouping routes and owner records into claims (conflicts, orphans, missing routes), the table and the JSON.
 import { assert, describe, it } from "@effect/vitest"
 import * as Option from "effect/Option"
-import { parseFlags } from "../../../src/app/commands/list.ts"
+import * as Effect from "effect/Effect"
+import { listFlags } from "../../../src/app/commands/list.ts"
+import { formatHolder, holderOf, holderToJson } from "../../../src/app/listing/AddressHolder.ts"
+import { type CountedPool, formatTotals, nodeTotals, poolTotals } from "../../../src/app/listing/Capacity.ts"
 import {
   type ClaimListing,
   formatSummary,
@@ -10,10 +13,11 @@ import {
   listClaims,
   listingToJson
 } from "../../../src/app/listing/ClaimListing.ts"
-import { CommandFailed } from "../../../src/app/OperatorCommand.ts"
+import { formatPrometheus } from "../../../src/app/listing/PrometheusText.ts"
 import type { Attachment } from "../../../src/domain/Attachments.ts"
-import { type Cidr, formatIp, type Ip, parseCidr, parseIp } from "../../../src/domain/Ip.ts"
+import { type Cidr, contains, formatIp, type Ip, parseCidr, parseIp, sizeOf } from "../../../src/domain/Ip.ts"
 import type { Route } from "../../../src/domain/Route.ts"
+import { parseErrorsOf, parseWith, runCli } from "./CliHarness.ts"
 
 const at = (text: string): Ip => Option.getOrThrow(parseIp(text))
 const cidr = (text: string): Cidr => Option.getOrThrow(parseCidr(text))
@@ -240,26 +244,187 @@ describe("list", () => {
     })
   })
 
-  describe("parseFlags", () => {
-    it("repeatable --pool, --json, --help; unknown flags are usage errors (exit 2)", () => {
-      const flags = parseFlags([
-        "--pool",
-        "100.64.0.0/24",
-        "--pool=fd00::/120",
-        "--json",
-        "--protocol",
-        "200"
+  describe("totals", () => {
+    /** Both subnets whole (the v4 /24 as 254 allocatable, as makePool counts it). */
+    const pools: ReadonlyArray<CountedPool> = [
+      { label: "100.64.0.0/24", allocatable: 254n, contains: (a) => contains(cidr("100.64.0.0/24"), a) },
+      {
+        label: "fd00:64::/120",
+        allocatable: sizeOf(cidr("fd00:64::/120")),
+        contains: (a) => contains(cidr("fd00:64::/120"), a)
+      }
+    ]
+
+    it("per pool: in use here (a route of ours), elsewhere (only learned), free; per next hop", () => {
+      const listing = example()
+      assert.deepStrictEqual(poolTotals(listing, pools), [
+        // here: .37, .77 (orphan), .197 (conflict: ours wins); elsewhere: .9; .81 has no route
+        {
+          pool: "100.64.0.0/24",
+          allocatable: 254,
+          inUseHere: 3,
+          inUseElsewhere: 1,
+          free: 250,
+          freePercent: 98.4
+        },
+        {
+          pool: "fd00:64::/120",
+          allocatable: 256,
+          inUseHere: 1,
+          inUseElsewhere: 0,
+          free: 255,
+          freePercent: 99.6
+        }
       ])
-      assert.notInstanceOf(flags, CommandFailed)
-      if (flags instanceof CommandFailed) return
-      assert.deepStrictEqual(flags.pools, ["100.64.0.0/24", "fd00::/120"])
-      assert.isTrue(flags.json)
-      assert.strictEqual(flags.protocol, "200")
-      const help = parseFlags(["-h"])
-      assert.isTrue(!(help instanceof CommandFailed) && help.help)
-      const bad = parseFlags(["--pools", "x"])
-      assert.instanceOf(bad, CommandFailed)
-      assert.strictEqual((bad as CommandFailed).exitCode, 2)
+      assert.deepStrictEqual(nodeTotals(listing), [
+        { node: "this node", addresses: 4 },
+        { node: "198.18.0.2", addresses: 1 },
+        { node: "198.18.0.3", addresses: 1 }
+      ])
     })
+
+    it("the totals table (golden)", () => {
+      const listing = example()
+      assert.strictEqual(
+        formatTotals(poolTotals(listing, pools), nodeTotals(listing)),
+        [
+          "POOL           ALLOCATABLE  IN USE HERE  IN USE ELSEWHERE  FREE  FREE %",
+          "100.64.0.0/24          254            3                 1   250    98.4",
+          "fd00:64::/120          256            1                 0   255    99.6",
+          "",
+          "NODE (NEXT HOP)  ADDRESSES",
+          "this node                4",
+          "198.18.0.2               1",
+          "198.18.0.3               1"
+        ].join("\n")
+      )
+    })
+
+    it("--ip: who holds one address (a conflict, a learned claim, a free address)", () => {
+      const listing = example()
+      const conflict = holderOf(listing, at("100.64.0.197"), pools)
+      assert.strictEqual(conflict.heldBy, "this node and another node")
+      assert.deepStrictEqual(holderToJson(conflict, listing, names), {
+        address: "100.64.0.197",
+        heldBy: "this node and another node",
+        pools: ["100.64.0.0/24"],
+        routes: [
+          { origin: "ours", nextHop: null, protocol: 192, table: 254, metric: 4096, device: "lo" },
+          { origin: "learned", nextHop: "198.18.0.3", protocol: 12, table: 254, metric: 32, device: "eth1" }
+        ],
+        owner: { network: "pods", containerId: "c1", ifname: "eth0", pending: false },
+        problems: ["conflict"]
+      })
+      const learned = holderOf(listing, at("100.64.0.9"), pools)
+      assert.strictEqual(learned.heldBy, "another node")
+      assert.match(formatHolder(learned, names), /learned, next hop 198\.18\.0\.2 \(the node holding it\)/)
+      assert.match(formatHolder(learned, names), /owner: +no owner record on this node/)
+      const free = holderOf(listing, at("100.64.0.100"), pools)
+      assert.strictEqual(free.heldBy, "nobody")
+      assert.strictEqual(
+        formatHolder(free, names),
+        [
+          "100.64.0.100: held by nobody",
+          "  pool:     100.64.0.0/24",
+          "  route:    none",
+          "  owner:    no owner record on this node",
+          "  problems: none"
+        ].join("\n")
+      )
+    })
+
+    it("--prometheus: node-exporter text format, every metric with HELP and TYPE, labels escaped", () => {
+      const listing = example()
+      const text = formatPrometheus({
+        network: 'p"ods',
+        pools: poolTotals(listing, pools).slice(0, 1),
+        nodes: nodeTotals(listing).slice(0, 2),
+        summary: { ...listing.summary, stale: 2, corrupt: 1 },
+        fabric: { established: 2, required: 3, healthy: false }
+      })
+      const samples = text.split("\n").filter((l) => l !== "" && !l.startsWith("#"))
+      assert.deepStrictEqual(samples, [
+        'routetable_ipam_pool_addresses{network="p\\"ods",pool="100.64.0.0/24"} 254',
+        'routetable_ipam_pool_addresses_in_use{network="p\\"ods",pool="100.64.0.0/24",where="here"} 3',
+        'routetable_ipam_pool_addresses_in_use{network="p\\"ods",pool="100.64.0.0/24",where="elsewhere"} 1',
+        'routetable_ipam_node_addresses_in_use{network="p\\"ods",node="this node"} 4',
+        'routetable_ipam_node_addresses_in_use{network="p\\"ods",node="198.18.0.2"} 1',
+        'routetable_ipam_conflicts{network="p\\"ods"} 1',
+        'routetable_ipam_orphans{network="p\\"ods"} 1',
+        'routetable_ipam_missing{network="p\\"ods"} 1',
+        'routetable_ipam_stale_records{network="p\\"ods"} 2',
+        'routetable_ipam_corrupt_records{network="p\\"ods"} 1',
+        'routetable_ipam_fabric_probe_ok{network="p\\"ods"} 1',
+        'routetable_ipam_fabric_sessions_up{network="p\\"ods"} 2',
+        'routetable_ipam_fabric_sessions_required{network="p\\"ods"} 3'
+      ])
+      // every metric name has exactly one HELP and one TYPE gauge line before its samples
+      const names = [...new Set(samples.map((l) => l.slice(0, l.indexOf("{"))))]
+      for (const name of names) {
+        assert.include(text, `# HELP ${name} `)
+        assert.include(text, `# TYPE ${name} gauge\n${name}{`)
+      }
+      assert.isTrue(text.endsWith("\n"))
+      const withoutFabric = formatPrometheus({
+        network: "pods",
+        pools: [],
+        nodes: [],
+        summary: listing.summary,
+        fabric: undefined
+      })
+      assert.notInclude(withoutFabric, "fabric")
+      assert.include(
+        formatPrometheus({
+          network: "pods",
+          pools: [],
+          nodes: [],
+          summary: listing.summary,
+          fabric: "error"
+        }),
+        'routetable_ipam_fabric_probe_ok{network="pods"} 0'
+      )
+    })
+  })
+
+  describe("flags", () => {
+    it.effect("repeatable --pool, --json, --ip, --prometheus, typed --protocol", () =>
+      Effect.gen(function* () {
+        const flags = yield* parseWith(listFlags, [
+          "--pool",
+          "100.64.0.0/24",
+          "--pool=fd00::/120",
+          "--json",
+          "--protocol",
+          "200",
+          "--ip",
+          "100.64.0.9"
+        ])
+        assert.deepStrictEqual(flags.pools, ["100.64.0.0/24", "fd00::/120"])
+        assert.isTrue(flags.json)
+        assert.isFalse(flags.prometheus)
+        assert.deepStrictEqual(flags.protocol._tag === "Some" ? flags.protocol.value : undefined, 200)
+        assert.deepStrictEqual(flags.ip._tag === "Some" ? flags.ip.value : undefined, "100.64.0.9")
+        assert.match(parseErrorsOf(yield* Effect.flip(parseWith(listFlags, ["--pools", "x"]))), /--pools/)
+        assert.match(
+          parseErrorsOf(yield* Effect.flip(parseWith(listFlags, ["--protocol", "tcp"]))),
+          /--protocol/
+        )
+      })
+    )
+
+    it.effect("usage errors of the command: exit 2 before anything is read", () =>
+      Effect.gen(function* () {
+        for (const [args, message] of [
+          [[], /give --config FILE or at least one --pool CIDR/],
+          [["--pool", "100.64.0.0/24", "--ip", "nonsense"], /--ip: "nonsense" is not an IP address/],
+          [["--pool", "100.64.0.0/24", "--prometheus", "--json"], /--prometheus cannot be combined/],
+          [["--pool", "100.64.0.0/24", "--unknown"], /--unknown/]
+        ] as const) {
+          const run = yield* runCli(["list", ...args])
+          assert.strictEqual(run.code, 2, args.join(" "))
+          assert.match(run.stderr, message)
+        }
+      })
+    )
   })
 })

@@ -1,6 +1,7 @@
 // Values of the plugin's own ipam keys (timeouts, route protocol, table, device, ...), checked one by one.
 import * as Path from "node:path"
 import * as Duration from "effect/Duration"
+import { durationUnits, parseDurationMs } from "../DurationText.ts"
 import type * as LogLevel from "effect/LogLevel"
 import { checkIfname } from "../../domain/ContainerId.ts"
 import type { BirdFabricHealthOptions } from "../BirdFabricHealth.ts"
@@ -94,8 +95,6 @@ const invalid = (field: string, msg: string): CniError =>
 const isWhole = (n: number, min: number, max: number): boolean =>
   Number.isSafeInteger(n) && n >= min && n <= max
 
-const unitMillis: Record<string, number> = { ms: 1, s: 1000, m: 60_000 }
-
 /** A duration knob: milliseconds as a number, or a string "250ms", "1s", "1.5s", "250"; within [min, max] ms. */
 const parseDuration = (
   field: string,
@@ -108,11 +107,14 @@ const parseDuration = (
   let millis: number
   if (typeof value === "number") millis = value
   else {
-    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value)
-    if (match === null) {
-      return invalid(field, `${JSON.stringify(value)} is not a duration; use milliseconds or "250ms", "1s"`)
+    const parsed = parseDurationMs(value)
+    if (parsed === undefined) {
+      return invalid(
+        field,
+        `${JSON.stringify(value)} is not a duration; use milliseconds or "250ms", "1s" (units: ${durationUnits})`
+      )
     }
-    millis = Number(match[1]) * unitMillis[match[2] ?? "ms"]!
+    millis = parsed
   }
   if (whyFloor !== undefined && Number.isFinite(millis) && millis < minMillis) {
     return invalid(field, `${JSON.stringify(value)} is below the floor of ${minMillis} ms: ${whyFloor}`)

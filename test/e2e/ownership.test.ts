@@ -221,6 +221,39 @@ suite("issue 8 on a real kernel: ownership-safe release", () => {
   )
 
   it(
+    "6. settings that silently void safety are refused with 7 naming the field, and leave nothing behind",
+    inSandbox(async ({ ns, dataDir }) => {
+      const cases: ReadonlyArray<readonly [Record<string, unknown>, RegExp]> = [
+        [{ propagationTimeout: 0 }, /^ipam\.propagationTimeout: .*below the floor of 20 ms/],
+        [{ propagationTimeout: "5ms" }, /^ipam\.propagationTimeout: /],
+        [{ metric: 32 }, /^ipam\.metric: /],
+        [{ metric: 1024 }, /^ipam\.metric: /],
+        [
+          { propagationTimout: "5s" },
+          /^ipam\.propagationTimout: unknown key; did you mean propagationTimeout\?/
+        ]
+      ]
+      for (const [knob, message] of cases) {
+        const base = conf(dataDir, "100.64.0.0/29")
+        const run = await runPlugin(ns, attachmentEnv(ns, "ADD", "c"), {
+          ...base,
+          ipam: { ...base.ipam, ...knob }
+        })
+        assert.match(assertCniError(run, 7).msg as string, message, JSON.stringify(knob))
+        assert.deepStrictEqual(await ourHosts({ ns, dataDir }), [], JSON.stringify(knob))
+        assert.deepStrictEqual(readdirSync(dataDir), [], JSON.stringify(knob))
+      }
+      // unrelated unknown keys stay ignored, as host-local does
+      const base = conf(dataDir, "100.64.0.0/29")
+      const run = await runPlugin(ns, attachmentEnv(ns, "ADD", "c"), {
+        ...base,
+        ipam: { ...base.ipam, vendorExtension: 1 }
+      })
+      assertAdded(run, "1.1.0")
+    })
+  )
+
+  it(
     "7. a corrupt record is moved aside: DEL succeeds, its address stays held, list shows it, gc keeps it",
     inSandbox(async (sandbox) => {
       const { ns, dataDir } = sandbox

@@ -8,7 +8,7 @@ import { type AttemptOutcome, type ClaimError, claimAddress } from "./Claim.ts"
 import type { FabricHealthError, FabricReport } from "./FabricHealth.ts"
 import { contains as subnetContains, equals, formatIp, type Ip, keyOf } from "./Ip.ts"
 import type { Network } from "./Network.ts"
-import { type NodeLockTimeout, withNodeLock } from "./NodeLock.ts"
+import { addressLockName, type NodeLockTimeout, withNodeLock } from "./NodeLock.ts"
 import { heldByOther, isStale, namedBy, ownerKeyOf, readHoldings, releaseOnBehalf } from "./Ownership.ts"
 import { describePool, type Pool, type Range, rangeOf, subnetsOf } from "./Pool.ts"
 import { isOurs } from "./Route.ts"
@@ -130,13 +130,15 @@ export const attach = (
     const self = ownerKeyOf(key)
     const wanted = matchRequests(network, requested)
     if (wanted instanceof AddressOutsidePool) return yield* wanted
-    // uninterruptible: when one pool fails, the other pool's fiber is interrupted; a record write
-    // or release cut off midway could land after the clean-up (a record resurrected, a temp file left)
-    const locked = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.uninterruptible(withNodeLock(network.name, effect))
+    // Each step on a candidate holds that address's node lock. Uninterruptible: when one pool
+    // fails, the other pool's fiber is interrupted; a record write or release cut off midway could
+    // land after the clean-up (a record resurrected, a temp file left).
+    const lockedFor = <A, E, R>(address: Ip, effect: Effect.Effect<A, E, R>) =>
+      Effect.uninterruptible(withNodeLock(addressLockName(network.name, address), effect))
+    const unlocked = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.uninterruptible(effect)
 
     // What the owner keeps from before (a per-address network keeps every address it holds).
-    const decide: Effect.Effect<Previous, RouteTableError | AttachmentsError, RouteTable | Attachments> =
+    const decide: Effect.Effect<Previous, RouteTableError | RecordsError, RouteTable | Attachments> =
       Effect.gen(function* () {
         const existing = yield* store.get(key)
         const boot = yield* store.boot
@@ -160,12 +162,12 @@ export const attach = (
         yield* releaseOnBehalf(network.name, key, namedBy(existing))
         return { kept: [] }
       })
-    // a first ADD (no record yet, the common case) needs no lock here: the runtime never runs two
-    // operations on one attachment at once, and the claim's insert step takes the lock anyway
+    // the owner's own record needs no lock (the runtime never runs two operations on one attachment
+    // at once); releases take their addresses' locks inside the release rule
     const previous: Previous =
       (yield* store.get(key)) === undefined
         ? { kept: [] }
-        : yield* locked(
+        : yield* unlocked(
             Effect.gen(function* () {
               const decided = yield* decide
               if ("kept" in decided) yield* putStamped({ ...key, addresses: decided.kept, pending: [] })
@@ -192,7 +194,8 @@ export const attach = (
       (pool, i) =>
         claimAddress(pool, wanted[i], network.policy, {
           insert: (candidate, insert) =>
-            locked(
+            lockedFor(
+              candidate,
               Effect.gen(function* () {
                 const holdings = yield* readHoldings(network.name)
                 if (heldByOther(holdings, candidate, self)) return false
@@ -208,7 +211,7 @@ export const attach = (
               })
             ),
           release: (candidate) =>
-            locked(
+            unlocked(
               Effect.gen(function* () {
                 yield* releaseOnBehalf(network.name, key, [candidate])
                 inserted.delete(keyOf(candidate))
@@ -217,7 +220,8 @@ export const attach = (
               })
             ),
           confirm: (candidate) =>
-            locked(
+            lockedFor(
+              candidate,
               Effect.gen(function* () {
                 const record = yield* store.get(key)
                 const boot = yield* store.boot
@@ -247,7 +251,7 @@ export const attach = (
 
     // On failure: release only what this ADD inserted, through the release rule; keep what the
     // owner held before (per-address networks), forget the rest.
-    const cleanUp = locked(
+    const cleanUp = unlocked(
       Effect.gen(function* () {
         yield* releaseOnBehalf(network.name, key, [...inserted.values()])
         if (kept.length > 0) yield* putStamped({ ...key, addresses: kept, pending: [] })
@@ -259,8 +263,8 @@ export const attach = (
 
 /**
  * DEL: release what the owner holds and forget it. Idempotent. Everything goes through the
- * release rule under the node lock: an address is released only while this owner's record names
- * it and no other record does. Without a record nothing is released (a route no record explains
+ * release rule (each address under its node lock): an address is released only while this
+ * owner's record names it and no other record does. Without a record nothing is released (a route no record explains
  * is GC's to collect, invariant 3); a record of another boot is forgotten without touching any
  * route (its routes died with that boot). On a per-address network, `only` (the CIDR address the
  * caller names) limits the release to those addresses; the record keeps the others.
@@ -270,8 +274,7 @@ export const detach = (
   owner: Owner,
   only: ReadonlyArray<Ip> = []
 ): Effect.Effect<void, RouteTableError | RecordsError, RouteTable | Attachments> =>
-  withNodeLock(
-    network.name,
+  Effect.uninterruptible(
     Effect.gen(function* () {
       const store = yield* Attachments
       const key = keyFor(network, owner)

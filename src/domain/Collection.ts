@@ -5,7 +5,6 @@ import type { Attachment } from "./Attachments.ts"
 import { Attachments } from "./Attachments.ts"
 import { formatIp, type Ip, keyOf } from "./Ip.ts"
 import type { Network } from "./Network.ts"
-import { withNodeLock } from "./NodeLock.ts"
 import {
   type Holdings,
   isNamed,
@@ -106,13 +105,13 @@ export interface GcReport {
 }
 
 /**
- * GC of one network on this node, wholly under the network's node lock: read the records and the
- * routes, plan, then release each record through the release rule (which reads the records once
- * more right before each release) and the orphans. Keeps going on errors and reports them.
+ * GC of one network on this node: read the records and the routes, plan, then release each record
+ * through the release rule and each orphan, every address under its own node lock with the
+ * records read again under it (an ADD that wrote its record since the plan keeps its address).
+ * Keeps going on errors and reports them.
  */
 export const collectGarbage = (network: Network, request: CollectionRequest) =>
-  withNodeLock(
-    network.name,
+  Effect.suspend(() =>
     Effect.gen(function* () {
       const store = yield* Attachments
       const table = yield* RouteTable
@@ -147,7 +146,7 @@ export const collectGarbage = (network: Network, request: CollectionRequest) =>
         const done = yield* store.remove(record).pipe(Effect.as(true), Effect.catch(failed(record)))
         if (done) forgotten.push(record)
       }
-      const releasedRoutes = yield* releaseOrphans(holdings, plan.orphans).pipe(
+      const releasedRoutes = yield* releaseOrphans(network.name, plan.orphans).pipe(
         Effect.catch((e) =>
           Effect.sync(() => errors.push(e.message)).pipe(Effect.as([] as ReadonlyArray<Ip>))
         )

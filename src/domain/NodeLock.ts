@@ -3,6 +3,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Semaphore from "effect/Semaphore"
+import { formatIp, type Ip } from "./Ip.ts"
 
 /** The lock could not be taken in time (another process of this node holds it too long). */
 export class NodeLockTimeout extends Schema.TaggedError<NodeLockTimeout>()("NodeLockTimeout", {
@@ -10,10 +11,11 @@ export class NodeLockTimeout extends Schema.TaggedError<NodeLockTimeout>()("Node
   waitedMillis: Schema.Number
 }) {}
 
-/** Mutual exclusion between every ADD, DEL, CHECK and GC of one network on this node. */
+/** Mutual exclusion between the processes of one node, by name (one address of a network, or a network). */
 export interface NodeLockService {
   /**
-   * Run `effect` while holding the lock of `network`. Never held across the propagation wait W.
+   * Run `effect` while holding the lock named `network` (see addressLockName). Never held across
+   * the propagation wait W.
    * Gotcha: not reentrant; a process that dies while holding it must release it (as an flock or
    * an abstract socket is released by the kernel).
    */
@@ -47,7 +49,15 @@ export const NodeLock: Context.Reference<NodeLockService> = Context.Reference<No
   { defaultValue: makeInProcessLock }
 )
 
-/** Run `effect` under the node lock of `network`. */
+/**
+ * The lock name of one address of a network. Every step that reads records, changes the route of
+ * an address or writes a record about it holds that address's lock: the invariants are per
+ * address, and one lock per address lets the ADDs of a burst proceed side by side instead of
+ * queueing behind one network-wide lock (a convoy when many processes share two cores).
+ */
+export const addressLockName = (network: string, address: Ip): string => `${network}/${formatIp(address)}`
+
+/** Run `effect` under the node lock named `name` (a network, or `addressLockName`). */
 export const withNodeLock = <A, E, R>(
   network: string,
   effect: Effect.Effect<A, E, R>

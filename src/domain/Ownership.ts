@@ -8,6 +8,7 @@ import {
   type QuarantinedRecord
 } from "./Attachments.ts"
 import { type Ip, keyOf } from "./Ip.ts"
+import { addressLockName, type NodeLockTimeout, withNodeLock } from "./NodeLock.ts"
 import { RouteTable, type RouteTableError } from "./RouteTable.ts"
 
 /** Container and interface of a record, as one string. */
@@ -92,50 +93,66 @@ export interface Released {
  * network (live or quarantined) does. A record of another boot holds nothing, so nothing is
  * released for it. Does not change the record: the caller writes what is left.
  *
- * Must run under the network's NodeLock, after every other write of the same step was decided.
+ * Each address is decided and released under its own node lock (addressLockName), with the
+ * records read again under that lock.
  */
 export const releaseOnBehalf = (
   network: string,
   owner: AttachmentKey,
   addresses: ReadonlyArray<Ip>
-): Effect.Effect<Released, RouteTableError | AttachmentsError, RouteTable | Attachments> =>
+): Effect.Effect<Released, RouteTableError | AttachmentsError | NodeLockTimeout, RouteTable | Attachments> =>
   Effect.gen(function* () {
     const table = yield* RouteTable
     const store = yield* Attachments
-    const holdings = yield* readHoldings(network)
-    const record = yield* store.get(owner)
     const self = ownerKeyOf(owner)
-    const mine = new Set(
-      record === undefined || isStale(record, holdings.boot) ? [] : namedBy(record).map(keyOf)
-    )
     const released: Array<Ip> = []
     const kept: Array<Ip> = []
     for (const address of addresses) {
-      if (!mine.has(keyOf(address)) || heldByOther(holdings, address, self)) {
-        kept.push(address)
-        continue
-      }
-      yield* table.release(address)
-      released.push(address)
+      const freed = yield* withNodeLock(
+        addressLockName(network, address),
+        Effect.gen(function* () {
+          const holdings = yield* readHoldings(network)
+          const record = yield* store.get(owner)
+          const mine =
+            record !== undefined &&
+            !isStale(record, holdings.boot) &&
+            namedBy(record).some((a) => keyOf(a) === keyOf(address))
+          if (!mine || heldByOther(holdings, address, self)) return false
+          yield* table.release(address)
+          return true
+        })
+      ).pipe(Effect.uninterruptible)
+      if (freed) released.push(address)
+      else kept.push(address)
     }
     return { released, kept }
   })
 
 /**
- * Release routes of ours that no record explains (orphans). Only GC does this (invariant 3), under
- * the network's NodeLock, with `holdings` read under that same lock hold.
+ * Release routes of ours that no record explains (orphans). Only GC (and `release --ip`) does this
+ * (invariant 3): each address under its own node lock, after reading the records again.
  */
 export const releaseOrphans = (
-  holdings: Holdings,
+  network: string,
   addresses: ReadonlyArray<Ip>
-): Effect.Effect<ReadonlyArray<Ip>, RouteTableError, RouteTable> =>
+): Effect.Effect<
+  ReadonlyArray<Ip>,
+  RouteTableError | AttachmentsError | NodeLockTimeout,
+  RouteTable | Attachments
+> =>
   Effect.gen(function* () {
     const table = yield* RouteTable
     const released: Array<Ip> = []
     for (const address of addresses) {
-      if (isNamed(holdings, address)) continue
-      yield* table.release(address)
-      released.push(address)
+      const freed = yield* withNodeLock(
+        addressLockName(network, address),
+        Effect.gen(function* () {
+          if (isNamed(yield* readHoldings(network), address)) return false
+          yield* table.release(address)
+          return true
+        })
+      ).pipe(Effect.uninterruptible)
+      if (freed) released.push(address)
     }
     return released
   })

@@ -98,7 +98,7 @@ export const releaseOne = (
       if (options.dryRun) return untouched
       switch (decision._tag) {
         case "ReleaseOrphan": {
-          const released = yield* releaseOrphans(holdings, [address])
+          const released = yield* releaseOrphans(network, [address])
           return { ...untouched, released: released.length > 0 }
         }
         case "ReleaseForOwner": {

@@ -147,13 +147,9 @@ const gc = (settings: NetworkSettings, flags: GcFlags): Effect.Effect<GcOutcome,
     Effect.mapError((e) =>
       e._tag === "CommandFailed"
         ? e
-        : e._tag === "NodeLockTimeout"
-          ? failed(
-              `another ADD, DEL or GC held the lock of network ${e.network} for ${e.waitedMillis} ms; try again`
-            )
-          : failed(
-              `${e._tag === "RouteTableError" ? "routing table" : "attachment records"}: ${e.operation} failed: ${e.message}`
-            )
+        : failed(
+            `${e._tag === "RouteTableError" ? "routing table" : "attachment records"}: ${e.operation} failed: ${e.message}`
+          )
     )
   )
 

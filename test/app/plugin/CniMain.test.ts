@@ -345,7 +345,10 @@ describe("cniMain", () => {
             const conf = netConf(version)
             for (const id of ["keep", "drop"])
               assert.strictEqual((yield* runCni(node, baseEnv("ADD", id), conf)).status, 0)
-            yield* node.routes.addOther({ host: at("100.64.0.200"), protocol: 192 }) // ours, unexplained
+            // ours, unexplained: an address neither ADD got (a random pick may have landed on .200)
+            const taken = (yield* node.attachments.list("pods")).flatMap((r) => r.addresses.map(formatIp))
+            const orphan = ["100.64.0.200", "100.64.0.201", "100.64.0.202"].find((a) => !taken.includes(a))!
+            yield* node.routes.addOther({ host: at(orphan), protocol: 192 })
             const gcConf = netConf(
               version,
               {},

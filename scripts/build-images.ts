@@ -11,6 +11,12 @@ export const seaFile = path.join(projectRoot, "dist/routetable-ipam-linux-x64")
 /** Debian's BIRD 2 (package bird2). */
 export const birdExecutables = ["/usr/sbin/bird", "/usr/sbin/birdc"] as const
 
+/**
+ * What the DaemonSet's scripts for BIRD, the node settings and the gc loop run besides BIRD
+ * (deploy/kubernetes/daemonset.yaml): a POSIX shell and a few tools, from this Debian.
+ */
+export const birdImageTools = ["sh", "sed", "grep", "tr", "mkdir", "dirname", "mv", "awk", "sleep"] as const
+
 /** The image names; both carry the same tag. */
 export const pluginImage = "routetable-ipam"
 export const birdImage = "routetable-ipam-bird"
@@ -21,6 +27,21 @@ export const imageTag = (): string => {
     version: string
   }
   return `${version}-${buildCommit()}`
+}
+
+/** The DaemonSet as shipped: its images carry this placeholder for the tag (the one place it is set). */
+export const daemonSetFile = path.join(projectRoot, "deploy/kubernetes/daemonset.yaml")
+export const imageTagPlaceholder = "@IMAGE_TAG@"
+/** Where `npm run images` writes the DaemonSet with the tag filled in. */
+export const renderedDaemonSetFile = path.join(projectRoot, "dist/kubernetes/daemonset.yaml")
+
+/** The DaemonSet with `tag` in every image reference, and the images under `registry` (default localhost, as podman names them). */
+export const renderDaemonSet = (text: string, tag: string, registry = "localhost"): string => {
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag))
+    throw new Error(`${JSON.stringify(tag)} is not an image tag`)
+  return text
+    .replaceAll(imageTagPlaceholder, tag)
+    .replaceAll(/^(\s*image: )localhost\//gm, `$1${registry.replace(/\/+$/, "")}/`)
 }
 
 /** The files `ldd` lists for `executable` (shared libraries and the dynamic loader), as absolute paths. */
@@ -37,6 +58,13 @@ export const sharedLibrariesOf = (executable: string): ReadonlyArray<string> => 
   return [...files]
 }
 
+/** Where `tool` is on this machine's PATH. */
+const commandPath = (tool: string): string => {
+  const found = spawnSync("sh", ["-c", 'command -v "$1"', "sh", tool], { encoding: "utf8" }).stdout.trim()
+  if (!found.startsWith("/")) throw new Error(`${tool} is not on PATH`)
+  return found
+}
+
 /** Copies `file` (following symlinks) to the same path under `rootfs`, keeping its mode. */
 const copyInto = (rootfs: string, file: string, as: string = file): void => {
   const target = path.join(rootfs, as)
@@ -51,7 +79,8 @@ const stageContext = (
   name: string,
   executables: Readonly<Record<string, string>>,
   extra: Readonly<Record<string, string>>,
-  directories: ReadonlyArray<readonly [string, number]>
+  directories: ReadonlyArray<readonly [string, number]>,
+  librariesOf: ReadonlyArray<string> = []
 ): string => {
   const context = path.join(work, name)
   const rootfs = path.join(context, "rootfs")
@@ -60,6 +89,7 @@ const stageContext = (
     copyInto(rootfs, here, inImage)
     for (const library of sharedLibrariesOf(here)) copyInto(rootfs, library)
   }
+  for (const other of librariesOf) for (const library of sharedLibrariesOf(other)) copyInto(rootfs, library)
   for (const [inImage, here] of Object.entries(extra)) copyInto(rootfs, here, inImage)
   for (const [directory, mode] of directories) {
     fs.mkdirSync(path.join(rootfs, directory), { recursive: true })
@@ -91,16 +121,24 @@ export const buildImages = (options: { readonly sea?: string; readonly tag?: str
     const plugin = stageContext(work, "plugin", { "/usr/local/bin/routetable-ipam": sea }, {}, [
       ["/tmp", 0o1777]
     ])
+    const tools = Object.fromEntries(birdImageTools.map((tool) => [`/usr/bin/${tool}`, commandPath(tool)]))
     const bird = stageContext(
       work,
       "bird",
-      { "/usr/sbin/bird": birdExecutables[0], "/usr/sbin/birdc": birdExecutables[1] },
+      {
+        "/usr/sbin/bird": birdExecutables[0],
+        "/usr/sbin/birdc": birdExecutables[1],
+        ...tools,
+        "/bin/sh": commandPath("sh")
+      },
       { "/usr/share/routetable-ipam/bird.conf.template": path.join(projectRoot, "deploy/bird/bird.conf") },
       [
         ["/etc/bird", 0o755],
         ["/run/bird", 0o755],
         ["/tmp", 0o1777]
-      ]
+      ],
+      // the gc loop runs the executable the init container installed on the host
+      [sea]
     )
     const references = { plugin: `${pluginImage}:${tag}`, bird: `${birdImage}:${tag}` }
     const label = ["--label", `org.opencontainers.image.version=${tag}`]
@@ -112,15 +150,19 @@ export const buildImages = (options: { readonly sea?: string; readonly tag?: str
   }
 }
 
-const usage = `Usage: npm run images [-- --no-sea-build] [--tag TAG]
+const usage = `Usage: npm run images [-- --no-sea-build] [--tag TAG] [--registry REG]
 
 Builds, offline with podman, FROM scratch:
   ${pluginImage}:TAG       the single executable (${path.relative(projectRoot, seaFile)}) and its ldd libraries;
                            entrypoint \`routetable-ipam install\` (the DaemonSet's init step)
-  ${birdImage}:TAG  Debian's bird and birdc, their ldd libraries, the config template
+  ${birdImage}:TAG  Debian's bird and birdc, sh and the tools the DaemonSet's scripts use (${birdImageTools.join(", ")}),
+                           their ldd libraries and the executable's (the gc loop runs the installed plugin),
+                           the config template
 TAG defaults to <package version>-<git short commit> (${imageTag()} now). The single executable is
 built first (npm run build:sea) unless --no-sea-build. podman's own configuration decides where the
-images are stored (CONTAINERS_STORAGE_CONF, CONTAINERS_CONF).`
+images are stored (CONTAINERS_STORAGE_CONF, CONTAINERS_CONF).
+Writes ${path.relative(projectRoot, renderedDaemonSetFile)}: the DaemonSet with TAG in its image references
+(and REG/ instead of localhost/ with --registry REG).`
 
 if (process.argv[1] === import.meta.filename) {
   const args = process.argv.slice(2)
@@ -135,7 +177,14 @@ if (process.argv[1] === import.meta.filename) {
       })
       if (built.status !== 0) process.exit(built.status ?? 1)
     }
+    const registryIndex = args.indexOf("--registry")
+    const registry = registryIndex === -1 ? undefined : args[registryIndex + 1]
     const references = buildImages(tag === undefined ? {} : { tag })
-    console.log(`built ${references.plugin}\nbuilt ${references.bird}`)
+    fs.mkdirSync(path.dirname(renderedDaemonSetFile), { recursive: true })
+    fs.writeFileSync(
+      renderedDaemonSetFile,
+      renderDaemonSet(fs.readFileSync(daemonSetFile, "utf8"), references.plugin.split(":")[1] ?? "", registry)
+    )
+    console.log(`built ${references.plugin}\nbuilt ${references.bird}\nwrote ${renderedDaemonSetFile}`)
   }
 }

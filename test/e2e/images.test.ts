@@ -5,7 +5,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, it } from "@effect/vitest"
 import { renderBirdConfig } from "../../deploy/bird/render.ts"
-import { birdExecutables, buildImages } from "../../scripts/build-images.ts"
+import { birdExecutables, buildImages, daemonSetFile, renderDaemonSet } from "../../scripts/build-images.ts"
+import { parseYamlDocuments } from "../deploy/YamlDocuments.ts"
 import { checkConflist, installedBinaryName, installedConflistName } from "../../src/app/commands/install.ts"
 import { Netns } from "../support/Netns.ts"
 import { canUnshareNet, hasCommand, isRoot, privileged } from "../support/Privileges.ts"
@@ -140,6 +141,69 @@ privileged("needs root, unshare, podman, postject and Debian's bird2", available
     assert.include(JSON.parse(version.stdout).supportedVersions, "1.0.0")
     const conflist = fs.readFileSync(path.join(confDir, installedConflistName), "utf8")
     assert.deepStrictEqual(checkConflist(conflist), { networks: ["pods"] })
+  })
+
+  it("the DaemonSet's BIRD-image steps work in the image: render-bird.sh renders a config bird -p accepts; the gc loop's installed executable runs there", () => {
+    const manifest = fs.readFileSync(daemonSetFile, "utf8")
+    const configMap = parseYamlDocuments(manifest)[0] as { data: Record<string, string> }
+    const config = path.join(root, "cm")
+    fs.mkdirSync(config)
+    for (const [key, value] of Object.entries(configMap.data)) fs.writeFileSync(path.join(config, key), value)
+    const etcBird = path.join(root, "etc-bird")
+    fs.mkdirSync(etcBird)
+    const render = podman([
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      "-e",
+      "NODE_IP=198.18.0.2",
+      "-v",
+      `${config}:/config:ro`,
+      "-v",
+      `${etcBird}:/etc/bird`,
+      "--entrypoint",
+      "/bin/sh",
+      images.bird,
+      "/config/render-bird.sh"
+    ])
+    assert.strictEqual(render.status, 0, render.stderr)
+    const rendered = fs.readFileSync(path.join(etcBird, "bird.conf"), "utf8")
+    assert.include(rendered, "router id 198.18.0.2;")
+    assert.include(rendered, "neighbor 198.18.0.1 as LOCAL_AS;")
+    const parse = podman([
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      "-v",
+      `${etcBird}:/etc/bird:ro`,
+      images.bird,
+      "-p"
+    ])
+    assert.strictEqual(parse.status, 0, parse.stderr)
+    // the gc container runs the executable install-cni put on the host (mounted read-only)
+    const binDir = path.join(root, "host/opt/cni/bin")
+    const version = podman([
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      "-v",
+      `${binDir}:/host/opt/cni/bin:ro`,
+      "--entrypoint",
+      "/host/opt/cni/bin/routetable-ipam",
+      images.bird,
+      "gc",
+      "--help"
+    ])
+    assert.strictEqual(version.status, 0, version.stderr)
+    assert.include(version.stdout, "--grace")
+    // the manifest npm run images writes names exactly the images built
+    const tag = images.plugin.split(":")[1] ?? ""
+    const filled = renderDaemonSet(manifest, tag)
+    assert.include(filled, `image: localhost/${images.plugin}`)
+    assert.include(filled, `image: localhost/${images.bird}`)
   })
 
   it("the BIRD image's bird accepts the rendered config (bird -p) and refuses a broken one", () => {

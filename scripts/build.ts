@@ -96,7 +96,15 @@ export const bundleOptions = (options: {
   legalComments: "none",
   logLevel: "warning",
   plugins: [netlinkAddonPlugin(options.addonSource)],
-  define: { __RTIPAM_BUILD_COMMIT__: JSON.stringify(buildCommit()) },
+  define: {
+    __RTIPAM_BUILD_COMMIT__: JSON.stringify(buildCommit()),
+    // `routetable-ipam install` writes this conflist when given none (src/app/commands/install.ts)
+    __RTIPAM_SHIPPED_CONFLIST__: JSON.stringify(
+      fs.readFileSync(path.join(projectRoot, "deploy/cni/bridge-ipv4.conflist"), "utf8")
+    ),
+    // only source runs read files next to a module; the bundle (CommonJS) has no import.meta
+    "import.meta.dirname": "undefined"
+  },
   ...(options.addonSource === "embedded" ? { banner: { js: moduleNeutralBanner } } : {})
 })
 

@@ -1,5 +1,7 @@
 #!/bin/sh
 # Installs the routetable-ipam executable into the CNI bin directory atomically (temp file, chmod, rename).
+# (The DaemonSet and hosts without a checkout use `routetable-ipam install --cni-bin-dir DIR --cni-conf-dir DIR`, which
+# also writes the conflist; this script remains for copying a build from a checkout.)
 set -eu
 
 usage() {

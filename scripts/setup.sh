@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(iproute2 util-linux bird2 containernetworking-plugins iputils-ping)
+debian_packages=(iproute2 util-linux bird2 containernetworking-plugins iputils-ping podman)
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   for p in "${debian_packages[@]}"; do

@@ -38,6 +38,12 @@ export interface BirdConfigOptions {
   readonly longLivedGracefulRestart?: boolean
   /** Log to this file (all classes); default: syslog, warnings and errors only. */
   readonly logFile?: string
+  /**
+   * Make this node a route reflector that accepts every node of `range` as a client, so a new node
+   * needs no edit of any other node's config: its own `peers` are the reflectors. `peers` of a
+   * reflector are the other reflectors (non-clients). Two reflectors share one `clusterId`.
+   */
+  readonly reflector?: { readonly clientRange: string; readonly clusterId: string }
 }
 
 /** The template shipped next to this file. */
@@ -105,6 +111,30 @@ export const renderBirdConfig = (
     address(peer, 4, "peer")
     return `protocol bgp peer${index + 1} from mesh {\n  neighbor ${peer} as ${localAs};\n}`
   })
+  const reflector = options.reflector
+  if (reflector !== undefined) {
+    const range = parseCidr(reflector.clientRange)
+    if (Option.isNone(range) || range.value.family !== 4)
+      throw new Error(`reflector client range: "${reflector.clientRange}" is not an IPv4 prefix`)
+    address(reflector.clusterId, 4, "reflector cluster id")
+    // Clients' claims are reflected (RTS_BGP) besides this node's own; ADD-PATH stays on, so
+    // two claimants of one address both see the conflict (LAB.md section 4).
+    const channel = (family: 4 | 6) =>
+      `  ipv${family} {\n    export where (source = RTS_INHERIT || source = RTS_BGP) && net ~ POD_HOSTS${family};\n  };`
+    peers.push(
+      [
+        "# Route reflector: any node of the range may connect as a client (dynamic BGP).",
+        "protocol bgp clients from mesh {",
+        `  neighbor range ${reflector.clientRange} as ${localAs};`,
+        '  dynamic name "client";',
+        "  rr client;",
+        `  rr cluster id ${reflector.clusterId};`,
+        channel(4),
+        ...(v6 ? [channel(6)] : []),
+        "}"
+      ].join("\n")
+    )
+  }
   const values: Record<string, string> = {
     LOG:
       options.logFile === undefined
@@ -131,7 +161,12 @@ export const renderBirdConfig = (
 
 const usage = `Usage: node deploy/bird/render.ts --router-id IP --address IP [--address6 IP6]
     --peer IP [--peer IP ...] --pods CIDR [--pods CIDR ...] [--pods6 CIDR6 ...]
-    [--protocol 192] [--as 64512] [--fast-timers] [--hold-time 240] [--log FILE] > /etc/bird/bird.conf`
+    [--protocol 192] [--as 64512] [--fast-timers] [--hold-time 240] [--log FILE]
+    [--reflect CLIENT-RANGE --cluster-id IP] > /etc/bird/bird.conf
+
+Full mesh: --peer every other node. Route reflectors (adding a node edits no other node's config):
+a reflector gets --reflect 198.18.0.0/24 --cluster-id ID and --peer the other reflector; every
+other node gets --peer each reflector (and nothing else).`
 
 const main = (argv: ReadonlyArray<string>): void => {
   const { values } = parseArgs({
@@ -148,6 +183,8 @@ const main = (argv: ReadonlyArray<string>): void => {
       "fast-timers": { type: "boolean" },
       "hold-time": { type: "string" },
       log: { type: "string" },
+      reflect: { type: "string" },
+      "cluster-id": { type: "string" },
       help: { type: "boolean" }
     }
   })
@@ -167,7 +204,10 @@ const main = (argv: ReadonlyArray<string>): void => {
     ...(values.protocol === undefined ? {} : { routeProtocol: Number(values.protocol) }),
     ...(values.as === undefined ? {} : { localAs: Number(values.as) }),
     ...(values["hold-time"] === undefined ? {} : { holdTime: Number(values["hold-time"]) }),
-    ...(values.log === undefined ? {} : { logFile: values.log })
+    ...(values.log === undefined ? {} : { logFile: values.log }),
+    ...(values.reflect === undefined
+      ? {}
+      : { reflector: { clientRange: values.reflect, clusterId: values["cluster-id"] ?? values.address } })
   }
   process.stdout.write(renderBirdConfig(options))
 }

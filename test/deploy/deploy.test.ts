@@ -1,5 +1,5 @@
 // deploy/: every JSON and YAML file parses; conflists decode with the plugin's own decoder and work with the
-// real bridge plugin; the DaemonSet's structure, install script and BIRD rendering are checked.
+// real bridge plugin; the DaemonSet's structure, images, install step, node settings, gc loop and BIRD rendering are checked.
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -18,6 +18,12 @@ import { assertOurRoutes } from "../e2e/support/KernelRoutes.ts"
 import { Netns } from "../support/Netns.ts"
 import { canUnshareNet, hasCommand, isRoot, privileged } from "../support/Privileges.ts"
 import { parseYamlDocuments } from "./YamlDocuments.ts"
+import { birdImage, imageTagPlaceholder, pluginImage, renderDaemonSet } from "../../scripts/build-images.ts"
+import { knobDefaults } from "../../src/adapters/cni/IpamKnobs.ts"
+import { gcFlags } from "../../src/app/commands/gc.ts"
+import { installFlags } from "../../src/app/commands/install.ts"
+import { parseWith } from "../app/commands/CliHarness.ts"
+import * as Effect from "effect/Effect"
 
 const projectRoot = path.resolve(import.meta.dirname, "../..")
 const deployDir = path.join(projectRoot, "deploy")
@@ -225,7 +231,12 @@ describe("deploy/kubernetes/daemonset.yaml", () => {
     const hostPaths = volumes
       .filter((v) => v.hostPath !== undefined)
       .map((v) => object(v.hostPath, "hostPath").path)
-    assert.includeMembers(hostPaths, ["/opt/cni/bin", "/etc/cni/net.d", "/run/bird"])
+    assert.includeMembers(hostPaths, [
+      "/opt/cni/bin",
+      "/etc/cni/net.d",
+      "/run/bird",
+      "/var/lib/cni/routetable-ipam"
+    ])
     const configVolume = volumes.find((v) => v.configMap !== undefined)
     assert.strictEqual(
       object(configVolume?.configMap, "configMap").name,
@@ -233,31 +244,157 @@ describe("deploy/kubernetes/daemonset.yaml", () => {
     )
   })
 
-  it("install-cni copies into the host directories; render-bird gets NODE_IP from the downward API; bird has NET_ADMIN and /run/bird", () => {
-    const install = containerNamed("install-cni")
-    assert.include(array(podSpec().initContainers, "init"), install)
-    const installMounts = array(install.volumeMounts, "mounts").map((m) => object(m, "m").mountPath)
-    assert.includeMembers(installMounts, ["/host/opt/cni/bin", "/host/etc/cni/net.d", "/config"])
-    assert.deepStrictEqual(install.command, ["/bin/sh", "/config/install-cni.sh"])
+  it("install-cni is the plugin image's own `install` (no shell): the ConfigMap's conflist into the host directories; render-bird gets NODE_IP from the downward API; bird has NET_ADMIN and /run/bird", () =>
+    Effect.gen(function* () {
+      const install = containerNamed("install-cni")
+      assert.include(array(podSpec().initContainers, "init"), install)
+      const installMounts = array(install.volumeMounts, "mounts").map((m) => object(m, "m").mountPath)
+      assert.includeMembers(installMounts, ["/host/opt/cni/bin", "/host/etc/cni/net.d", "/config"])
+      assert.strictEqual(install.command, undefined, "the image's entrypoint (routetable-ipam install) runs")
+      assert.strictEqual(install.image, `localhost/${pluginImage}:${imageTagPlaceholder}`)
+      const args = array(install.args, "args") as ReadonlyArray<string>
+      const parsed = yield* parseWith(installFlags, args)
+      assert.strictEqual(parsed.cniBinDir, "/host/opt/cni/bin")
+      assert.strictEqual(parsed.cniConfDir, "/host/etc/cni/net.d")
+      assert.deepStrictEqual(parsed.conflist, Option.some("/config/10-routetable-ipam.conflist"))
+      assert.include(Object.keys(configMapData()), "10-routetable-ipam.conflist")
+      assert.notInclude(Object.keys(configMapData()), "install-cni.sh")
 
-    const render = containerNamed("render-bird")
-    const nodeIp = object(
-      array(render.env, "env").find((e) => object(e, "env").name === "NODE_IP"),
-      "NODE_IP"
+      const render = containerNamed("render-bird")
+      const nodeIp = object(
+        array(render.env, "env").find((e) => object(e, "env").name === "NODE_IP"),
+        "NODE_IP"
+      )
+      assert.deepStrictEqual(nodeIp.valueFrom, { fieldRef: { fieldPath: "status.hostIP" } })
+      assert.deepStrictEqual(render.command, ["/bin/sh", "/config/render-bird.sh"])
+
+      const bird = containerNamed("bird")
+      assert.include(array(podSpec().containers, "containers"), bird)
+      const capabilities = object(
+        object(bird.securityContext, "securityContext").capabilities,
+        "capabilities"
+      )
+      assert.include(array(capabilities.add, "add"), "NET_ADMIN")
+      const birdMounts = array(bird.volumeMounts, "mounts").map((m) => object(m, "m"))
+      assert.isTrue(birdMounts.some((m) => m.mountPath === "/run/bird" && m.readOnly !== true))
+      const command = array(bird.command, "command")
+      assert.strictEqual(command[command.indexOf("-s") + 1], "/run/bird/bird.ctl")
+      assert.strictEqual(command[command.indexOf("-c") + 1], "/etc/bird/bird.conf")
+    }))
+
+  it("runs on Linux nodes only; every image is one of the two `npm run images` builds, tagged by the one placeholder", () => {
+    assert.deepStrictEqual(podSpec().nodeSelector, { "kubernetes.io/os": "linux" })
+    const spec = podSpec()
+    const images = [...array(spec.initContainers, "init"), ...array(spec.containers, "containers")].map(
+      (c) => object(c, "container").image
     )
-    assert.deepStrictEqual(nodeIp.valueFrom, { fieldRef: { fieldPath: "status.hostIP" } })
-    assert.deepStrictEqual(render.command, ["/bin/sh", "/config/render-bird.sh"])
-
-    const bird = containerNamed("bird")
-    assert.include(array(podSpec().containers, "containers"), bird)
-    const capabilities = object(object(bird.securityContext, "securityContext").capabilities, "capabilities")
-    assert.include(array(capabilities.add, "add"), "NET_ADMIN")
-    const birdMounts = array(bird.volumeMounts, "mounts").map((m) => object(m, "m"))
-    assert.isTrue(birdMounts.some((m) => m.mountPath === "/run/bird" && m.readOnly !== true))
-    const command = array(bird.command, "command")
-    assert.strictEqual(command[command.indexOf("-s") + 1], "/run/bird/bird.ctl")
-    assert.strictEqual(command[command.indexOf("-c") + 1], "/etc/bird/bird.conf")
+    assert.isAtLeast(images.length, 4)
+    for (const image of images)
+      assert.include(
+        [`localhost/${pluginImage}:${imageTagPlaceholder}`, `localhost/${birdImage}:${imageTagPlaceholder}`],
+        image
+      )
   })
+
+  it("renderDaemonSet fills the tag (and a registry) into every image and leaves no placeholder; a bad tag is refused", () => {
+    const text = fs.readFileSync(path.join(deployDir, "kubernetes/daemonset.yaml"), "utf8")
+    const rendered = renderDaemonSet(text, "0.1.0-abc1234", "registry.example/net")
+    assert.notInclude(rendered, imageTagPlaceholder)
+    const spec = object(
+      object(
+        object(
+          object(
+            parseYamlDocuments(rendered).find((d) => object(d, "d").kind === "DaemonSet"),
+            "DaemonSet"
+          ).spec,
+          "spec"
+        ).template,
+        "template"
+      ).spec,
+      "pod spec"
+    )
+    const images = new Set(
+      [...array(spec.initContainers, "init"), ...array(spec.containers, "containers")].map(
+        (c) => object(c, "container").image
+      )
+    )
+    assert.deepStrictEqual([...images].sort(), [
+      `registry.example/net/${birdImage}:0.1.0-abc1234`,
+      `registry.example/net/${pluginImage}:0.1.0-abc1234`
+    ])
+    assert.include(renderDaemonSet(text, "0.1.0-abc1234"), `localhost/${pluginImage}:0.1.0-abc1234`)
+    assert.throws(() => renderDaemonSet(text, "bad tag"))
+  })
+
+  it("node-sysctls: privileged; forwarding at once, proxy ARP (no delay) on the bridge once it exists", () => {
+    const sysctls = containerNamed("node-sysctls")
+    assert.deepStrictEqual(sysctls.command, ["/bin/sh", "/config/node-sysctls.sh"])
+    assert.isTrue(object(sysctls.securityContext, "securityContext").privileged)
+    const bridge = object(
+      array(sysctls.env, "env").find((e) => object(e, "env").name === "BRIDGE"),
+      "BRIDGE"
+    ).value
+    const conflist = object(JSON.parse(configMapData()["10-routetable-ipam.conflist"] ?? ""), "conflist")
+    assert.strictEqual(bridge, bridgeEntryOf(conflist).bridge, "the conflist's bridge")
+
+    const sys = path.join(work, "sys")
+    const file = (name: string, value: string) => {
+      fs.mkdirSync(path.dirname(path.join(sys, name)), { recursive: true })
+      fs.writeFileSync(path.join(sys, name), `${value}\n`)
+    }
+    const read = (name: string) => fs.readFileSync(path.join(sys, name), "utf8").trim()
+    file("net/ipv4/ip_forward", "0")
+    file("net/ipv6/conf/all/forwarding", "0")
+    const env = { SYSCTL_ROOT: sys, BRIDGE: "cni0", ONCE: "1" }
+    const before = runScript("node-sysctls.sh", env)
+    assert.strictEqual(before.status, 0, before.stderr)
+    assert.strictEqual(read("net/ipv4/ip_forward"), "1")
+    assert.strictEqual(read("net/ipv6/conf/all/forwarding"), "1")
+    assert.isFalse(fs.existsSync(path.join(sys, "net/ipv4/conf/cni0")), "no bridge yet: nothing created")
+    file("net/ipv4/conf/cni0/proxy_arp", "0")
+    file("net/ipv4/neigh/cni0/proxy_delay", "80")
+    const after = runScript("node-sysctls.sh", env)
+    assert.strictEqual(after.status, 0, after.stderr)
+    assert.strictEqual(read("net/ipv4/conf/cni0/proxy_arp"), "1")
+    assert.strictEqual(read("net/ipv4/neigh/cni0/proxy_delay"), "0")
+    assert.include(after.stdout, "net/ipv4/conf/cni0/proxy_arp = 1")
+    assert.notInclude(after.stdout, "ip_forward", "a value already right is not rewritten")
+  })
+
+  it("gc: the installed executable's `gc --config /host/etc/cni/net.d --grace 5m` in a loop, with the data directory and NET_ADMIN", () =>
+    Effect.gen(function* () {
+      const gc = containerNamed("gc")
+      assert.include(array(podSpec().containers, "containers"), gc)
+      assert.deepStrictEqual(gc.command, ["/bin/sh", "/config/gc-loop.sh"])
+      const capabilities = object(object(gc.securityContext, "securityContext").capabilities, "capabilities")
+      assert.include(array(capabilities.add, "add"), "NET_ADMIN")
+      const mounts = array(gc.volumeMounts, "mounts").map((m) => object(m, "m"))
+      const volumes = array(podSpec().volumes, "volumes").map((v) => object(v, "volume"))
+      const hostPathOf = (mountPath: string) => {
+        const mount = mounts.find((m) => m.mountPath === mountPath)
+        const volume = volumes.find((v) => v.name === mount?.name)
+        return object(volume?.hostPath, `hostPath of ${mountPath}`).path
+      }
+      assert.strictEqual(hostPathOf("/var/lib/cni/routetable-ipam"), knobDefaults.dataDir)
+      assert.strictEqual(hostPathOf("/host/opt/cni/bin"), "/opt/cni/bin")
+      assert.strictEqual(hostPathOf("/host/etc/cni/net.d"), "/etc/cni/net.d")
+
+      const calls = path.join(work, "gc-calls")
+      const fake = path.join(work, "fake-plugin")
+      fs.writeFileSync(fake, `#!/bin/sh\necho "$*" >> ${calls}\n`, { mode: 0o755 })
+      const env: Record<string, string> = { PLUGIN: fake, ONCE: "1" }
+      for (const e of array(gc.env, "env")) {
+        const { name, value } = object(e, "env")
+        env[String(name)] = String(value)
+      }
+      const run = runScript("gc-loop.sh", env)
+      assert.strictEqual(run.status, 0, run.stderr)
+      const called = fs.readFileSync(calls, "utf8").trim()
+      assert.strictEqual(called, "gc --config /host/etc/cni/net.d --grace 5m")
+      const parsed = yield* parseWith(gcFlags, called.split(" ").slice(1))
+      assert.strictEqual(parsed.grace, 5 * 60_000)
+      assert.strictEqual(parsed.config, "/host/etc/cni/net.d")
+    }))
 
   it("the ConfigMap's conflist is deploy/cni/bridge-ipv4.conflist", () => {
     assert.deepStrictEqual(
@@ -380,45 +517,6 @@ describe("deploy/kubernetes/daemonset.yaml", () => {
     const none = runScript("bird-prestop.sh", gone)
     assert.strictEqual(none.status, 0)
     assert.deepStrictEqual(callsOf(gone), ["-s /run/bird/bird.ctl graceful restart"])
-  })
-
-  it("install-cni.sh installs both files by rename (a new inode each time), mode 0755 and 0644, no temp files left", () => {
-    const hostRoot = path.join(work, "host")
-    const binary = path.join(work, "routetable-ipam-linux-x64")
-    const env = {
-      SOURCE_BINARY: binary,
-      SOURCE_CONFLIST: path.join(work, "conflist"),
-      CNI_BIN_DIR: path.join(hostRoot, "opt/cni/bin"),
-      CNI_NET_DIR: path.join(hostRoot, "etc/cni/net.d")
-    }
-    fs.writeFileSync(env.SOURCE_CONFLIST, configMapData()["10-routetable-ipam.conflist"] ?? "")
-    fs.writeFileSync(binary, "#!/bin/sh\necho v1\n")
-    const first = runScript("install-cni.sh", env)
-    assert.strictEqual(first.status, 0, first.stderr)
-    const installed = path.join(env.CNI_BIN_DIR, "routetable-ipam")
-    const conflist = path.join(env.CNI_NET_DIR, "10-routetable-ipam.conflist")
-    assert.strictEqual(fs.statSync(installed).mode & 0o777, 0o755)
-    assert.strictEqual(fs.statSync(conflist).mode & 0o777, 0o644)
-    assert.strictEqual(fs.readFileSync(conflist, "utf8"), configMapData()["10-routetable-ipam.conflist"])
-    const inodeBefore = fs.statSync(installed).ino
-    fs.writeFileSync(binary, "#!/bin/sh\necho v2\n")
-    const second = runScript("install-cni.sh", env)
-    assert.strictEqual(second.status, 0, second.stderr)
-    assert.strictEqual(fs.readFileSync(installed, "utf8"), "#!/bin/sh\necho v2\n")
-    assert.notStrictEqual(
-      fs.statSync(installed).ino,
-      inodeBefore,
-      "replaced by rename, not rewritten in place"
-    )
-    assert.deepStrictEqual(fs.readdirSync(env.CNI_BIN_DIR), ["routetable-ipam"])
-    assert.deepStrictEqual(fs.readdirSync(env.CNI_NET_DIR), ["10-routetable-ipam.conflist"])
-    const missing = runScript("install-cni.sh", { ...env, SOURCE_BINARY: path.join(work, "absent") })
-    assert.notStrictEqual(missing.status, 0)
-    assert.deepStrictEqual(
-      fs.readdirSync(env.CNI_BIN_DIR),
-      ["routetable-ipam"],
-      "a failed copy leaves no temp file"
-    )
   })
 
   it("render-bird.sh: this node's address in, one BGP session per other peer, and BIRD accepts the result", () => {

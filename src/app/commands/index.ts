@@ -8,6 +8,7 @@ import { versionText } from "../BuildInfo.ts"
 import { CommandFailed } from "../OperatorCommand.ts"
 import { demoCommand } from "./demoCommand.ts"
 import { gcCommand } from "./gc.ts"
+import { installCommand } from "./install.ts"
 import { listCommand } from "./list.ts"
 import { releaseCommand } from "./release.ts"
 import { simulateCommand } from "./simulate.ts"
@@ -41,6 +42,7 @@ export const operatorCommandLine = Command.make(executableName).pipe(
     listCommand,
     gcCommand,
     releaseCommand,
+    installCommand,
     simulateCommand,
     demoCommand,
     completionsCommand

@@ -1,6 +1,7 @@
 // Attachment lifecycles over the two ports: attach (ADD), detach (DEL), check, collect garbage, status.
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Semaphore from "effect/Semaphore"
 import { AddressOutsidePool, AttachmentInvalid, AttachmentUnknown } from "./AllocationError.ts"
 import { type Attachment, type AttachmentKey, Attachments, type AttachmentsError } from "./Attachments.ts"
 import { makePicker } from "./Candidate.ts"
@@ -187,7 +188,11 @@ export const attach = (
       addresses: [...kept, ...confirmed.filter((a) => a !== undefined)],
       pending: candidates.filter((a) => a !== undefined)
     })
-    const write = Effect.suspend(() => putStamped(everything()))
+    // one writer of the owner's record at a time: the pools' steps hold different address locks,
+    // and two overlapping writes could land in the wrong order (a snapshot without the other
+    // pool's candidate renamed last), leaving a route no record names
+    const writes = yield* Semaphore.make(1)
+    const write = writes.withPermits(1)(Effect.suspend(() => putStamped(everything())))
 
     const claimAll = Effect.forEach(
       network.pools,

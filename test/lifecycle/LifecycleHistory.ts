@@ -56,6 +56,10 @@ export interface History {
   readonly seed: number
   /** A small subnet, so that addresses are contended: e.g. "100.64.0.0/29". */
   readonly subnet: string
+  /** A second pool (IPv6), so every ADD claims two addresses concurrently, as dual stack does. */
+  readonly subnet6?: string | undefined
+  /** Record writes take 1-2 ms (as file writes do), so overlapping writes of one record can reorder. */
+  readonly slowWrites?: boolean | undefined
   /** W, ms. */
   readonly wait: number
   /** D: every message arrives within this many ms (D <= W keeps the race safe). */
@@ -122,10 +126,12 @@ const killed = () => Effect.die(new ProcessKilled())
 /** Run a history; synchronous and deterministic. */
 export const runHistory = (history: History, lifecycle: Lifecycle): HistoryReport => {
   const pool = makePool("pool", [{ subnet: history.subnet }])
+  const pool6 = history.subnet6 === undefined ? undefined : makePool("pool6", [{ subnet: history.subnet6 }])
+  if (pool6 instanceof InvalidPool) throw new Error(pool6.message)
   if (pool instanceof InvalidPool) throw new Error(pool.message)
   const network: Network = {
     name: "pods",
-    pools: [pool],
+    pools: pool6 === undefined ? [pool] : [pool, pool6],
     policy: {
       ...defaultClaimPolicy,
       propagationTimeout: Duration.millis(history.wait),
@@ -197,7 +203,15 @@ export const runHistory = (history: History, lifecycle: Lifecycle): HistoryRepor
         Attachments,
         Attachments.of({
           get: (key) => guard(store.get(key)),
-          put: (record) => guard(store.put(record)),
+          // a write takes time, as a file write does: overlapping writes of one record can land in
+          // any order unless the writer serialises them
+          put: (record) =>
+            guard(
+              Effect.andThen(
+                Effect.sleep(Duration.millis(1 + (record.pending.length % 2))),
+                store.put(record)
+              )
+            ),
           remove: (key) => guard(store.remove(key)),
           list: (name) => guard(store.list(name)),
           quarantined: (name) => guard(store.quarantined(name)),

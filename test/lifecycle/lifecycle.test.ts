@@ -65,6 +65,8 @@ const histories = (options: { readonly drops: boolean }): fc.Arbitrary<History> 
       nodes: fc.constant(nodes),
       seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
       subnet: fc.constant("100.64.0.0/29"),
+      subnet6: fc.constantFrom(undefined, "fd00:64::/125"),
+      slowWrites: fc.boolean(),
       wait: fc.constant(wait),
       maxDelay: fc.integer({ min: 0, max: wait }),
       drops: options.drops ? fc.array(drop, { maxLength: 2 }) : fc.constant([]),

@@ -10,62 +10,63 @@ const cases: ReadonlyArray<{
   readonly old: "oldRules" | "blindVerdict"
 }> = [
   {
-    name: "a stale record of before a reboot: DEL and CNI GC of the old sandbox must not take the new owner's route (issue 8 item 1)",
+    name: "a stale record of before a reboot: CNI GC and the runtime's DEL of old sandboxes must not take a new owner's route (issue 8 item 1)",
     old: "oldRules",
     history: {
-      nodes: 2,
-      seed: 20,
+      nodes: 3,
+      seed: 0,
       subnet: "100.64.0.0/29",
       wait: 100,
       maxDelay: 0,
       drops: [],
       steps: [
-        { op: "add", at: 0, node: 1, container: 0, request: 2 },
-        { op: "reboot", at: 0, node: 1 },
-        { op: "add", at: 1, node: 0, container: 0 },
+        { op: "reboot", at: 2, node: 1 },
+        { op: "add", at: 106, node: 1, container: 1 },
+        { op: "add", at: 2, node: 1, container: 0 },
+        { op: "add", at: 0, node: 0, container: 0 },
+        { op: "add", at: 0, node: 0, container: 1 },
         { op: "cniGc", at: 0, node: 0 },
-        { op: "cniGc", at: 101, node: 1 },
-        { op: "del", at: 0, node: 0, container: 0, hint: false },
         { op: "add", at: 0, node: 1, container: 1 }
       ]
     }
   },
   {
-    name: "after a reboot, DEL of the pre-reboot container leaves this boot's owner alone (issue 8 item 1)",
+    name: "after a reboot, a plain gc and the new ADDs: the old records never release this boot's routes (issue 8 item 1)",
     old: "oldRules",
     history: {
-      nodes: 2,
-      seed: 234847134,
+      nodes: 3,
+      seed: 0,
       subnet: "100.64.0.0/29",
       wait: 100,
       maxDelay: 0,
       drops: [],
       steps: [
-        { op: "add", at: 1, node: 0, container: 2 },
-        { op: "reboot", at: 1, node: 0 },
-        { op: "add", at: 1, node: 0, container: 0 },
-        { op: "add", at: 102, node: 0, container: 1 },
-        { op: "add", at: 0, node: 0, container: 1 },
-        { op: "del", at: 0, node: 0, container: 0, hint: false }
+        { op: "gc", at: 111, node: 2, keep: false, graceMillis: 0 },
+        { op: "reboot", at: 0, node: 0 },
+        { op: "cniGc", at: 0, node: 0 },
+        { op: "add", at: 7, node: 2, container: 0 },
+        { op: "add", at: 0, node: 0, container: 0 }
       ]
     }
   },
   {
-    name: "a crashed ADD's record and a gc: the address another container got must keep its route (issue 8 items 2-3)",
+    name: "a crashed dual-stack ADD and a CNI GC: the address another container got must keep its route (issue 8 items 2-3)",
     old: "oldRules",
     history: {
-      nodes: 2,
-      seed: 13,
+      nodes: 3,
+      seed: 273097667,
       subnet: "100.64.0.0/29",
+      subnet6: "fd00:64::/125",
+      slowWrites: false,
       wait: 100,
       maxDelay: 0,
       drops: [],
       steps: [
-        { op: "add", at: 102, node: 1, container: 2 },
-        { op: "add", at: 1, node: 1, container: 0 },
-        { op: "add", at: 0, node: 1, container: 2, request: 2, crash: 4 },
-        { op: "check", at: 0, node: 0, container: 0 },
-        { op: "gc", at: 0, node: 0, keep: false, graceMillis: 0 }
+        { op: "add", at: 104, node: 1, container: 0 },
+        { op: "add", at: 0, node: 1, container: 1 },
+        { op: "add", at: 0, node: 1, container: 0, crash: 4 },
+        { op: "cniGc", at: 0, node: 0 },
+        { op: "del", at: 0, node: 0, container: 0, hint: false }
       ]
     }
   },
@@ -78,7 +79,7 @@ const cases: ReadonlyArray<{
       subnet: "100.64.0.0/29",
       wait: 100,
       maxDelay: 1,
-      drops: [{ a: 0, b: 1, from: 150, to: 200 }],
+      drops: [{ a: 0, b: 1, from: 150, to: 202 }],
       steps: [
         { op: "add", at: 100, node: 0, container: 0, request: 0 },
         { op: "add", at: 100, node: 1, container: 0, request: 0 },

@@ -2,7 +2,13 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { AddressOutsidePool, AttachmentInvalid, AttachmentUnknown } from "./AllocationError.ts"
-import { type Attachment, type AttachmentKey, Attachments, type AttachmentsError } from "./Attachments.ts"
+import {
+  type Attachment,
+  type AttachmentKey,
+  Attachments,
+  type AttachmentsError,
+  type PodName
+} from "./Attachments.ts"
 import { makePicker } from "./Candidate.ts"
 import { type AttemptOutcome, type ClaimError, claimAddress } from "./Claim.ts"
 import type { FabricHealthError, FabricReport } from "./FabricHealth.ts"
@@ -25,6 +31,8 @@ export interface Assigned {
 export interface Owner {
   readonly containerId: string
   readonly ifname: string
+  /** The pod the runtime named, if any: carried into the owner record for operators. */
+  readonly pod?: PodName
 }
 
 const keyFor = (network: Network, owner: Owner): AttachmentKey => ({

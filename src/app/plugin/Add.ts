@@ -8,9 +8,13 @@ import { formatIp } from "../../domain/Ip.ts"
 import { FabricHealth } from "../../domain/FabricHealth.ts"
 import { fabricRefusal } from "./FabricGate.ts"
 
-/** Every claim attempt at debug level: what was tried and why it was kept or let go. */
+/**
+ * Every claim attempt: what was tried and why it was kept or let go. Attempts another node or the
+ * fabric took from us (lost races, vanished routes, a partition during the wait) at info, so an
+ * operator sees contention without debug logs; the rest at debug.
+ */
 const logAttempt = (outcome: AttemptOutcome) =>
-  Effect.logDebug(
+  (outcome._tag === "Won" || outcome._tag === "Refused" ? Effect.logDebug : Effect.logInfo)(
     `attempt ${outcome.attempt} ${formatIp(outcome.address)}: ${outcome._tag}` +
       ("competitors" in outcome
         ? ` (competing: ${outcome.competitors.map((r) => (r.nextHop === undefined ? `protocol ${r.protocol}` : `via ${formatIp(r.nextHop)}`)).join(", ")})`

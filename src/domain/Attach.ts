@@ -135,6 +135,8 @@ export const attach = (
     const store = yield* Attachments
     const table = yield* RouteTable
     const key = keyFor(network, owner)
+    // what every record this ADD writes starts with: the key, and the pod for operators
+    const named = owner.pod === undefined ? key : { ...key, pod: owner.pod }
     const self = ownerKeyOf(key)
     const wanted = matchRequests(network, requested)
     if (wanted instanceof AddressOutsidePool) return yield* wanted
@@ -176,7 +178,7 @@ export const attach = (
         : yield* locked(
             Effect.gen(function* () {
               const decided = yield* decide
-              if ("kept" in decided) yield* putStamped({ ...key, addresses: decided.kept, pending: [] })
+              if ("kept" in decided) yield* putStamped({ ...named, addresses: decided.kept, pending: [] })
               return decided
             })
           )
@@ -189,7 +191,7 @@ export const attach = (
     const candidates: Array<Ip | undefined> = network.pools.map(() => undefined)
     const inserted = new Map<string, Ip>()
     const everything = () => ({
-      ...key,
+      ...named,
       addresses: [...kept, ...confirmed.filter((a) => a !== undefined)],
       pending: candidates.filter((a) => a !== undefined)
     })
@@ -258,7 +260,7 @@ export const attach = (
     const cleanUp = locked(
       Effect.gen(function* () {
         yield* releaseOnBehalf(network.name, key, [...inserted.values()])
-        if (kept.length > 0) yield* putStamped({ ...key, addresses: kept, pending: [] })
+        if (kept.length > 0) yield* putStamped({ ...named, addresses: kept, pending: [] })
         else yield* store.remove(key)
       })
     ).pipe(Effect.catch((e) => Effect.logWarning(`cleanup after failed ADD incomplete: ${e.message}`)))
@@ -292,6 +294,7 @@ export const detach = (
       const { kept } = yield* releaseOnBehalf(network.name, key, which)
       const remaining = {
         ...key,
+        ...(record.pod === undefined ? {} : { pod: record.pod }),
         addresses: record.addresses.filter((a) => !chosen(a)),
         pending: record.pending.filter((a) => !chosen(a))
       }

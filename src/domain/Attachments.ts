@@ -17,6 +17,10 @@ export interface PodName {
   readonly name: string
 }
 
+/** `namespace/name`, or the name alone when the runtime sent no namespace (podman). */
+export const formatPod = (pod: PodName): string =>
+  pod.namespace === undefined ? pod.name : `${pod.namespace}/${pod.name}`
+
 /**
  * What one attachment holds.
  * `pending`: addresses about to be claimed or claimed but not yet verified (written before the

@@ -17,7 +17,7 @@ import { encodeVersionInfo } from "../../adapters/cni/CniResult.ts"
 import { readStdin } from "../../adapters/cni/CniStdin.ts"
 import { type CniVersion, latestVersion, supportedVersions } from "../../adapters/cni/CniVersion.ts"
 import { cniErrorOf, type DomainError } from "../../adapters/cni/DomainErrorCodes.ts"
-import type { PodName } from "../../domain/Attachments.ts"
+import { formatPod } from "../../domain/Attachments.ts"
 import { add } from "./Add.ts"
 import { check } from "./Check.ts"
 import { del } from "./Del.ts"
@@ -55,10 +55,6 @@ const runVerb = (request: PluginRequest): Effect.Effect<unknown, CniError | Doma
         : request.command === "GC"
           ? gc(request)
           : status(request)
-
-/** `namespace/name` of a pod, or its name alone when the runtime sent no namespace. */
-export const formatPod = (pod: PodName): string =>
-  pod.namespace === undefined ? pod.name : `${pod.namespace}/${pod.name}`
 
 /** Fields on every log line of one invocation: the network, and the owner when the verb has one. */
 const annotationsOf = (request: PluginRequest): Record<string, string> => {

@@ -217,6 +217,45 @@ describe("list", () => {
     })
   })
 
+  describe("pod names", () => {
+    const long = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    const withPods = () =>
+      listClaims(
+        input(
+          [ours("100.64.0.5"), ours("100.64.0.6"), ours("100.64.0.7")],
+          [
+            { ...record(long, ["100.64.0.5"]), pod: { namespace: "shop", name: "cart-7d9f" } },
+            { ...record("podman1", ["100.64.0.6"]), pod: { name: "web" } },
+            record("plain", ["100.64.0.7"])
+          ]
+        )
+      )
+
+    it("OWNER shows namespace/name and the interface instead of a 64-character ID; the name alone without a namespace", () => {
+      const rows = formatTable(withPods(), names).split("\n")
+      assert.deepStrictEqual(rows.slice(2, 6), [
+        "ADDRESS     ORIGIN  NEXT HOP   PROTO  METRIC  DEVICE  OWNER                PROBLEMS",
+        "100.64.0.5  ours    this node  192    4096    lo      shop/cart-7d9f eth0",
+        "100.64.0.6  ours    this node  192    4096    lo      web eth0",
+        "100.64.0.7  ours    this node  192    4096    lo      plain/eth0"
+      ])
+      assert.notInclude(formatTable(withPods(), names), long)
+    })
+
+    it("--json keeps the container ID and adds the pod", () => {
+      const claims = listingToJson(withPods(), names).claims
+      assert.deepStrictEqual(claims[0]!.owner, {
+        network: "pods",
+        containerId: long,
+        ifname: "eth0",
+        pod: { namespace: "shop", name: "cart-7d9f" },
+        pending: false
+      })
+      assert.deepStrictEqual(claims[1]!.owner?.pod, { name: "web" })
+      assert.notProperty(claims[2]!.owner, "pod")
+    })
+  })
+
   describe("listingToJson", () => {
     it("addresses as text, device names, owner and summary", () => {
       const json = listingToJson(example(), names)

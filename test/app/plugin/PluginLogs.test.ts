@@ -63,6 +63,26 @@ describe("plugin logs", () => {
     })
   )
 
+  it.effect("the pod from CNI_ARGS reaches the owner record; podman's K8S_POD_NAME alone too", () =>
+    Effect.gen(function* () {
+      const node = yield* makeMemoryNode()
+      const conf = netConf("1.0.0")
+      assert.strictEqual((yield* runCni(node, withPod("ADD", "k"), conf)).status, 0)
+      const podman = { ...baseEnv("ADD", "p"), CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAME=web" }
+      assert.strictEqual((yield* runCni(node, podman, conf)).status, 0)
+      assert.strictEqual((yield* runCni(node, baseEnv("ADD", "n"), conf)).status, 0)
+      const records = yield* node.attachments.list("pods")
+      assert.deepStrictEqual(
+        records.map((r) => [r.containerId, r.pod]),
+        [
+          ["k", { namespace: "shop", name: "cart-7d9f" }],
+          ["n", undefined],
+          ["p", { name: "web" }]
+        ]
+      )
+    })
+  )
+
   it.effect("fabric unhealthy (11): a warning naming code 11; without pod args no pod field", () =>
     Effect.gen(function* () {
       const node = yield* makeMemoryNode()

@@ -1,4 +1,4 @@
-// The built plugin's log file: failed ADD/DEL at warning with code, container, interface and pod; JSON lines; rotation by size.
+// The built plugin's log file (failed ADD/DEL at warning with code, container, interface, pod; JSON lines; rotation) and its ADD counters in list --prometheus.
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { assert, beforeAll, it } from "@effect/vitest"
@@ -8,6 +8,8 @@ import {
   assertPluginBuilt,
   attachmentEnv,
   describeRun,
+  nodeBinary,
+  pluginFile,
   runPlugin
 } from "./support/BuiltPlugin.ts"
 import { ourRoutes } from "./support/KernelRoutes.ts"
@@ -48,6 +50,26 @@ suite("routetable-ipam (built): what it logs", () => {
       ])
         assert.include(logged[0], field)
       assert.strictEqual((await ourRoutes(ns)).length, 2)
+      // the counters outlived the three processes; list --prometheus exports them
+      const confFile = path.join(dataDir, "10-e2e.conf")
+      writeFileSync(confFile, JSON.stringify(conf))
+      const metrics = await ns.exec(nodeBinary, [pluginFile, "list", "--config", confFile, "--prometheus"], {
+        timeoutMs: 30_000
+      })
+      assert.strictEqual(metrics.code, 0, metrics.stderr)
+      const samples = metrics.stdout.split("\n")
+      assert.include(samples, "# TYPE routetable_ipam_add_outcomes_total counter")
+      for (const [outcome, value] of [
+        ["won", 2],
+        ["lost_race", 0],
+        ["refused", 0],
+        ["exhausted", 1],
+        ["try_again_later", 0]
+      ] as const)
+        assert.include(
+          samples,
+          `routetable_ipam_add_outcomes_total{network="e2e",outcome="${outcome}"} ${value}`
+        )
     })
   )
 

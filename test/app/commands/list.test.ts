@@ -422,6 +422,37 @@ describe("list", () => {
         }),
         'routetable_ipam_fabric_probe_ok{network="pods"} 0'
       )
+      assert.notInclude(withoutFabric, "add_outcomes", "no counters given: no counter metric")
+    })
+
+    it("--prometheus: ADD outcome counters as one counter metric, one sample per network and outcome", () => {
+      const text = formatPrometheus({
+        network: "",
+        pools: [],
+        nodes: [],
+        summary: example().summary,
+        fabric: undefined,
+        addOutcomes: [
+          { network: "pods", counts: { won: 7, lostRaces: 2, refused: 1, exhausted: 3, tryAgainLater: 4 } },
+          { network: "b", counts: { won: 1, lostRaces: 0, refused: 0, exhausted: 0, tryAgainLater: 0 } }
+        ]
+      })
+      const lines = text.split("\n")
+      const start = lines.indexOf("# TYPE routetable_ipam_add_outcomes_total counter")
+      assert.isAbove(start, 0)
+      assert.match(lines[start - 1]!, /^# HELP routetable_ipam_add_outcomes_total /)
+      assert.deepStrictEqual(lines.slice(start + 1, start + 11), [
+        'routetable_ipam_add_outcomes_total{network="pods",outcome="won"} 7',
+        'routetable_ipam_add_outcomes_total{network="pods",outcome="lost_race"} 2',
+        'routetable_ipam_add_outcomes_total{network="pods",outcome="refused"} 1',
+        'routetable_ipam_add_outcomes_total{network="pods",outcome="exhausted"} 3',
+        'routetable_ipam_add_outcomes_total{network="pods",outcome="try_again_later"} 4',
+        'routetable_ipam_add_outcomes_total{network="b",outcome="won"} 1',
+        'routetable_ipam_add_outcomes_total{network="b",outcome="lost_race"} 0',
+        'routetable_ipam_add_outcomes_total{network="b",outcome="refused"} 0',
+        'routetable_ipam_add_outcomes_total{network="b",outcome="exhausted"} 0',
+        'routetable_ipam_add_outcomes_total{network="b",outcome="try_again_later"} 0'
+      ])
     })
   })
 

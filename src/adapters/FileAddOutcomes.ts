@@ -13,6 +13,7 @@ import {
   sumOutcomes
 } from "../domain/AddOutcomes.ts"
 import { checkNetworkName } from "../domain/ContainerId.ts"
+import { makeDirectories } from "./FileAttachments.ts"
 
 /** The file's name inside a network's directory (a dot name: never read as an owner record). */
 export const countersFileName = ".counters.json"
@@ -57,7 +58,8 @@ export const make = (dataDir: string): AddOutcomesService => {
         if (file === undefined) return
         try {
           const next = sumOutcomes(parseCounters(await readText(file)), delta)
-          await Fs.mkdir(Path.dirname(file), { recursive: true, mode: 0o700 })
+          // not mkdir -p: Node's loops forever where a parent answers ENOENT though it exists (/proc)
+          await makeDirectories(Path.dirname(file))
           const temp = `${file}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`
           try {
             await Fs.writeFile(temp, `${JSON.stringify(next)}\n`, { mode: 0o600, flag: "wx" })

@@ -209,7 +209,7 @@ const processAlive = (pid: number): boolean => {
  * created, outermost first. Unlike `mkdir -p` in Node (which loops forever where mkdir answers
  * ENOENT for a parent that exists, as under /proc), every failure ends the call at once.
  */
-const makeDirectories = async (dir: string): Promise<ReadonlyArray<string>> => {
+export const makeDirectories = async (dir: string): Promise<ReadonlyArray<string>> => {
   const missing: Array<string> = []
   for (let current = dir; ; current = Path.dirname(current)) {
     try {

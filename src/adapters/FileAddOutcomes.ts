@@ -62,7 +62,13 @@ export const make = (dataDir: string): AddOutcomesService => {
           await makeDirectories(Path.dirname(file))
           const temp = `${file}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`
           try {
-            await Fs.writeFile(temp, `${JSON.stringify(next)}\n`, { mode: 0o600, flag: "wx" })
+            const handle = await Fs.open(temp, "wx", 0o600)
+            try {
+              await handle.writeFile(`${JSON.stringify(next)}\n`)
+              await handle.sync() // renamed only once on disk: a crash leaves the old or the new counts
+            } finally {
+              await handle.close()
+            }
             await Fs.rename(temp, file)
           } finally {
             await Fs.rm(temp, { force: true })

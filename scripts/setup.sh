@@ -23,4 +23,18 @@ else
   echo "setup: not root (or no apt-get): skipping Debian packages ${debian_packages[*]}; kernel and lab tests will skip" >&2
 fi
 
+# npm checks every package's "engines" against the node that runs npm: under an older machine node
+# (Debian 12's 20) `npm ci` printed 25 EBADENGINE warnings. Run it under the pinned Node 24 instead:
+# fetched once into .tmp/ (an ordinary npm install of the devDependency's version), then first on PATH.
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 22 ]; then
+  pinned=$(node -p 'require("./package.json").devDependencies.node')
+  boot=".tmp/node-$pinned"
+  if [ ! -x "$boot/node_modules/.bin/node" ]; then
+    mkdir -p "$boot"
+    printf '{"private":true,"allowScripts":{"node":true}}\n' > "$boot/package.json"
+    (cd "$boot" && npm install --no-audit --no-fund --no-save "node@$pinned" >&2)
+  fi
+  PATH="$PWD/$boot/node_modules/.bin:$PATH"
+fi
 npm ci --no-audit --no-fund

@@ -11,6 +11,7 @@ import {
   Attachments,
   AttachmentsError,
   byContainerThenIfname,
+  type PodName,
   type QuarantinedRecord
 } from "../domain/Attachments.ts"
 import {
@@ -103,7 +104,8 @@ export const encodeRecord = (attachment: Attachment): string =>
       addresses: attachment.addresses.map(formatIp),
       pending: attachment.pending.map(formatIp),
       ...(attachment.boot === undefined ? {} : { boot: attachment.boot }),
-      ...(attachment.writtenAt === undefined ? {} : { writtenAt: attachment.writtenAt })
+      ...(attachment.writtenAt === undefined ? {} : { writtenAt: attachment.writtenAt }),
+      ...(attachment.pod === undefined ? {} : { pod: attachment.pod })
     },
     null,
     2
@@ -128,6 +130,7 @@ export const decodeRecord = (text: string): Attachment | string => {
   if (typeof pending === "string") return `pending: ${pending}`
   if (fields.boot !== undefined && typeof fields.boot !== "string") return "boot is not a string"
   if (fields.writtenAt !== undefined && !Number.isFinite(fields.writtenAt)) return "writtenAt is not a number"
+  const pod = decodePod(fields.pod)
   return {
     containerId: fields.containerId as string,
     ifname: fields.ifname as string,
@@ -135,8 +138,20 @@ export const decodeRecord = (text: string): Attachment | string => {
     addresses,
     pending,
     ...(fields.boot === undefined ? {} : { boot: fields.boot as string }),
-    ...(fields.writtenAt === undefined ? {} : { writtenAt: fields.writtenAt as number })
+    ...(fields.writtenAt === undefined ? {} : { writtenAt: fields.writtenAt as number }),
+    ...(pod === undefined ? {} : { pod })
   }
+}
+
+/**
+ * The record's pod, `{name, namespace?}` of strings. Anything else reads as no pod: the name is
+ * for operators only and never decides anything, so it must not make a record corrupt (quarantined).
+ */
+const decodePod = (value: unknown): PodName | undefined => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined
+  const { name, namespace } = value as Record<string, unknown>
+  if (typeof name !== "string") return undefined
+  return typeof namespace === "string" ? { namespace, name } : { name }
 }
 
 /** Every address that can still be read in a corrupt record's text (quoted IP literals). */
@@ -194,7 +209,7 @@ const processAlive = (pid: number): boolean => {
  * created, outermost first. Unlike `mkdir -p` in Node (which loops forever where mkdir answers
  * ENOENT for a parent that exists, as under /proc), every failure ends the call at once.
  */
-const makeDirectories = async (dir: string): Promise<ReadonlyArray<string>> => {
+export const makeDirectories = async (dir: string): Promise<ReadonlyArray<string>> => {
   const missing: Array<string> = []
   for (let current = dir; ; current = Path.dirname(current)) {
     try {

@@ -58,7 +58,8 @@ export const makeWithControl: Effect.Effect<MemoryStore> = Effect.gen(function* 
             addresses: [...attachment.addresses],
             pending: [...attachment.pending],
             ...(attachment.boot === undefined ? {} : { boot: attachment.boot }),
-            ...(attachment.writtenAt === undefined ? {} : { writtenAt: attachment.writtenAt })
+            ...(attachment.writtenAt === undefined ? {} : { writtenAt: attachment.writtenAt }),
+            ...(attachment.pod === undefined ? {} : { pod: { ...attachment.pod } })
           })
         )
       ),

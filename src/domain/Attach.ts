@@ -3,7 +3,13 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Semaphore from "effect/Semaphore"
 import { AddressOutsidePool, AttachmentInvalid, AttachmentUnknown } from "./AllocationError.ts"
-import { type Attachment, type AttachmentKey, Attachments, type AttachmentsError } from "./Attachments.ts"
+import {
+  type Attachment,
+  type AttachmentKey,
+  Attachments,
+  type AttachmentsError,
+  type PodName
+} from "./Attachments.ts"
 import { makePicker } from "./Candidate.ts"
 import { type AttemptOutcome, type ClaimError, claimAddress } from "./Claim.ts"
 import type { FabricHealthError, FabricReport } from "./FabricHealth.ts"
@@ -26,6 +32,8 @@ export interface Assigned {
 export interface Owner {
   readonly containerId: string
   readonly ifname: string
+  /** The pod the runtime named, if any: carried into the owner record for operators. */
+  readonly pod?: PodName
 }
 
 const keyFor = (network: Network, owner: Owner): AttachmentKey => ({
@@ -128,6 +136,8 @@ export const attach = (
     const store = yield* Attachments
     const table = yield* RouteTable
     const key = keyFor(network, owner)
+    // what every record this ADD writes starts with: the key, and the pod for operators
+    const named = owner.pod === undefined ? key : { ...key, pod: owner.pod }
     const self = ownerKeyOf(key)
     const wanted = matchRequests(network, requested)
     if (wanted instanceof AddressOutsidePool) return yield* wanted
@@ -171,7 +181,7 @@ export const attach = (
         : yield* unlocked(
             Effect.gen(function* () {
               const decided = yield* decide
-              if ("kept" in decided) yield* putStamped({ ...key, addresses: decided.kept, pending: [] })
+              if ("kept" in decided) yield* putStamped({ ...named, addresses: decided.kept, pending: [] })
               return decided
             })
           )
@@ -184,7 +194,7 @@ export const attach = (
     const candidates: Array<Ip | undefined> = network.pools.map(() => undefined)
     const inserted = new Map<string, Ip>()
     const everything = () => ({
-      ...key,
+      ...named,
       addresses: [...kept, ...confirmed.filter((a) => a !== undefined)],
       pending: candidates.filter((a) => a !== undefined)
     })
@@ -259,7 +269,7 @@ export const attach = (
     const cleanUp = unlocked(
       Effect.gen(function* () {
         yield* releaseOnBehalf(network.name, key, [...inserted.values()])
-        if (kept.length > 0) yield* putStamped({ ...key, addresses: kept, pending: [] })
+        if (kept.length > 0) yield* putStamped({ ...named, addresses: kept, pending: [] })
         else yield* store.remove(key)
       })
     ).pipe(Effect.catch((e) => Effect.logWarning(`cleanup after failed ADD incomplete: ${e.message}`)))
@@ -292,6 +302,7 @@ export const detach = (
       const { kept } = yield* releaseOnBehalf(network.name, key, which)
       const remaining = {
         ...key,
+        ...(record.pod === undefined ? {} : { pod: record.pod }),
         addresses: record.addresses.filter((a) => !chosen(a)),
         pending: record.pending.filter((a) => !chosen(a))
       }

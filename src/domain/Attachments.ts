@@ -11,6 +11,16 @@ export interface AttachmentKey {
   readonly ifname: string
 }
 
+/** The pod (or named container) an attachment belongs to, as the runtime named it; for operators only. */
+export interface PodName {
+  readonly namespace?: string
+  readonly name: string
+}
+
+/** `namespace/name`, or the name alone when the runtime sent no namespace (podman). */
+export const formatPod = (pod: PodName): string =>
+  pod.namespace === undefined ? pod.name : `${pod.namespace}/${pod.name}`
+
 /**
  * What one attachment holds.
  * `pending`: addresses about to be claimed or claimed but not yet verified (written before the
@@ -27,6 +37,8 @@ export interface Attachment extends AttachmentKey {
   readonly boot?: string
   /** When the record was last written, ms since the epoch (Effect's Clock): GC's grace period. */
   readonly writtenAt?: number
+  /** The pod the runtime named (CNI_ARGS), when it named one: shown by `list`, never used to decide. */
+  readonly pod?: PodName
 }
 
 /**

@@ -59,6 +59,38 @@ describe("FileAttachments", () => {
     })
   )
 
+  it.effect(
+    "the pod round-trips (with and without namespace); a malformed pod reads as none, not as corrupt",
+    () =>
+      Effect.gen(function* () {
+        const { dataDir, store } = yield* withStore
+        const named = { ...record("c1"), pod: { namespace: "shop", name: "cart-7d9f" } }
+        yield* store.put(named)
+        assert.deepStrictEqual(yield* store.get(key("c1")), named)
+        const file = Path.join(dataDir, "pods", "c1@eth0.json")
+        assert.deepStrictEqual(JSON.parse(yield* io(() => Fs.readFile(file, "utf8"))).pod, {
+          namespace: "shop",
+          name: "cart-7d9f"
+        })
+        const podman = { ...record("c2"), pod: { name: "web" } }
+        yield* store.put(podman)
+        assert.deepStrictEqual(yield* store.get(key("c2")), podman)
+        for (const pod of [42, { namespace: "x" }, ["a"], { name: 7 }]) {
+          const text = JSON.stringify({ ...JSON.parse(FileAttachments.encodeRecord(record("c3"))), pod })
+          assert.deepStrictEqual(FileAttachments.decodeRecord(text), record("c3"), JSON.stringify(pod))
+        }
+        assert.deepStrictEqual(
+          FileAttachments.decodeRecord(
+            JSON.stringify({
+              ...JSON.parse(FileAttachments.encodeRecord(record("c4"))),
+              pod: { namespace: 1, name: "n" }
+            })
+          ),
+          { ...record("c4"), pod: { name: "n" } }
+        )
+      })
+  )
+
   it.effect("put - atomic: no temp file left, directories 0700, file 0600", () =>
     Effect.gen(function* () {
       const { dataDir, store } = yield* withStore

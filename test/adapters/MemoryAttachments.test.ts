@@ -37,6 +37,19 @@ describe("MemoryAttachments", () => {
     }).pipe(Effect.provide(MemoryAttachments.layer))
   )
 
+  it.effect("the pod is kept (a copy: the caller's object can change without changing the store)", () =>
+    Effect.gen(function* () {
+      const store = yield* Attachments
+      const pod = { namespace: "shop", name: "cart-7d9f" }
+      yield* store.put({ ...record("c1"), pod })
+      const got = yield* store.get({ network: "pods", containerId: "c1", ifname: "eth0" })
+      assert.deepStrictEqual(got?.pod, { namespace: "shop", name: "cart-7d9f" })
+      assert.notStrictEqual(got?.pod, pod)
+      yield* store.put(record("c2"))
+      assert.notProperty(yield* store.get({ network: "pods", containerId: "c2", ifname: "eth0" }), "pod")
+    }).pipe(Effect.provide(MemoryAttachments.layer))
+  )
+
   it.effect("list - the records of one network, sorted by container then interface", () =>
     Effect.gen(function* () {
       const store = yield* Attachments

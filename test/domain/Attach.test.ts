@@ -252,6 +252,32 @@ describe("Attach", () => {
       }).pipe(Effect.provide(adapters))
   )
 
+  it.effect(
+    "the owner's pod is written into its record; a per-address DEL that keeps a record keeps the pod",
+    () =>
+      Effect.gen(function* () {
+        const pod = { namespace: "shop", name: "cart-7d9f" }
+        assert.isTrue(Exit.isSuccess(yield* run(attach(dual, { ...owner, pod }, []))))
+        const [written] = yield* recordsNow
+        assert.deepStrictEqual(written?.pod, pod)
+        assert.strictEqual(written?.addresses.length, 2)
+        // without a pod, no pod field (negative control)
+        assert.isTrue(Exit.isSuccess(yield* run(attach(dual, { containerId: "c2", ifname: "eth0" }, []))))
+        assert.notProperty(
+          (yield* recordsNow).find((r) => r.containerId === "c2"),
+          "pod"
+        )
+        const legacy: Network = { ...network(pool("100.64.0.0/24")), perAddress: true }
+        const vx = { containerId: "vx", ifname: "eth0", pod: { name: "web" } }
+        assert.isTrue(Exit.isSuccess(yield* run(attach(legacy, vx, [addr("100.64.0.1")]))))
+        assert.isTrue(Exit.isSuccess(yield* run(attach(legacy, vx, [addr("100.64.0.2")]))))
+        yield* detach(legacy, { containerId: "vx", ifname: "eth0" }, [addr("100.64.0.2")])
+        const left = (yield* recordsNow).find((r) => r.containerId === "vx")
+        assert.deepStrictEqual(left?.addresses.map(formatIp), ["100.64.0.1"])
+        assert.deepStrictEqual(left?.pod, { name: "web" })
+      }).pipe(Effect.provide(adapters))
+  )
+
   it.effect("32 concurrent attachments on one node get 32 distinct addresses", () =>
     Effect.gen(function* () {
       const v4 = network(pool("100.64.0.0/26"))

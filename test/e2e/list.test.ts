@@ -214,4 +214,39 @@ suite("routetable-ipam list (built) on a real kernel", () => {
       assert.include(help.stdout, "routetable-ipam list [flags]")
     })
   )
+
+  it(
+    "pod names from CNI_ARGS: OWNER shows namespace/name instead of the 64-character ID; --json keeps both",
+    inSandbox(async (sandbox) => {
+      const { ns, dataDir } = sandbox
+      const pods = conflist(dataDir, "pods", "100.64.0.0/24", "fd00:64::/120")
+      const configFile = path.join(dataDir, "10-pods.conflist")
+      writeFileSync(configFile, JSON.stringify(pods))
+      const long = "4f9c2b7e1d3a5c6b8e0f2a4c6e8b0d2f4a6c8e0b2d4f6a8c0e2b4d6f8a0c2e4b"
+      const kube = {
+        CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=cart-7d9f;K8S_POD_UID=u1"
+      }
+      const [v4] = assertAdded(
+        await runPlugin(ns, attachmentEnv(ns, "ADD", long, kube), pluginConf(pods)),
+        "1.0.0"
+      ).map(hostOf)
+      const podman = { CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAME=web" }
+      const [w4] = assertAdded(
+        await runPlugin(ns, attachmentEnv(ns, "ADD", "podman1", podman), pluginConf(pods)),
+        "1.0.0"
+      ).map(hostOf)
+      const table = await list(sandbox, ["--config", configFile])
+      const row = (address: string) => table.split("\n").find((l) => l.startsWith(`${address} `)) ?? ""
+      assert.match(row(v4!), /\sshop\/cart-7d9f eth0$/, table)
+      assert.match(row(w4!), /\sweb eth0$/, table)
+      assert.notInclude(table, long)
+      const listed = JSON.parse(await list(sandbox, ["--config", configFile, "--json"])) as {
+        claims: ReadonlyArray<{ address: string; owner: Record<string, unknown> | null }>
+      }
+      const owner = listed.claims.find((c) => c.address === v4)?.owner
+      assert.strictEqual(owner?.containerId, long)
+      assert.deepStrictEqual(owner?.pod, { namespace: "shop", name: "cart-7d9f" })
+      assert.deepStrictEqual(listed.claims.find((c) => c.address === w4)?.owner?.pod, { name: "web" })
+    })
+  )
 })

@@ -15,6 +15,7 @@ import {
   runPlugin
 } from "./support/BuiltPlugin.ts"
 import { ourRoutes } from "./support/KernelRoutes.ts"
+import { leftBehind } from "./support/PluginConfig.ts"
 import { inSandbox, type Sandbox } from "./support/Sandbox.ts"
 
 const suite = privileged("needs a private network namespace (`unshare -rn`)", canUnshareNet())
@@ -37,7 +38,9 @@ const recordFile = (dataDir: string, id: string) => path.join(dataDir, "pods", `
 /** What a node reboot does: every route is gone; records on disk stay, stamped with the old boot. */
 const reboot = async ({ ns, dataDir }: Sandbox) => {
   await ns.run("ip", ["-4", "route", "flush", "proto", "192"])
-  for (const name of readdirSync(path.join(dataDir, "pods")).filter((n) => n.endsWith(".json"))) {
+  for (const name of readdirSync(path.join(dataDir, "pods")).filter(
+    (n) => n.endsWith(".json") && !n.startsWith(".")
+  )) {
     const file = path.join(dataDir, "pods", name)
     const record = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>
     writeFileSync(file, `${JSON.stringify({ ...record, boot: "00000000-0000-4000-8000-000000000000" })}\n`)
@@ -209,7 +212,7 @@ suite("issue 8 on a real kernel: ownership-safe release", () => {
       }
       for (let trial = 0; trial < 5; trial++) {
         assertCniError(await runPlugin(ns, attachmentEnv(ns, "ADD", `d${trial}`), dual), 101)
-        const left = readdirSync(dataDir, { recursive: true }).map(String)
+        const left = leftBehind(dataDir)
         assert.deepStrictEqual(
           left.filter((f) => f !== "pods"),
           [],

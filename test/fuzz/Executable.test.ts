@@ -1,6 +1,6 @@
 // Fuzz level 2: the built executable in a private network namespace, with filesystem hazards; a few hundred inputs (thousands under SOAK=1).
 import { execFileSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, it } from "@effect/vitest"
@@ -8,6 +8,7 @@ import fc from "fast-check"
 import { Netns } from "../support/Netns.ts"
 import { canUnshareNet, privileged } from "../support/Privileges.ts"
 import { assertPluginBuilt, nodeBinary, pluginFile } from "../e2e/support/BuiltPlugin.ts"
+import { leftBehind } from "../e2e/support/PluginConfig.ts"
 import { type FilesystemHazards, type FuzzCase, fuzzCase } from "./FuzzCases.ts"
 import { checkAnswer, reportRate, soak } from "./FuzzProperties.ts"
 
@@ -115,14 +116,6 @@ suite("fuzz: the built executable in a private namespace", () => {
     return out
   }
 
-  const entriesUnder = (dir: string): ReadonlyArray<string> => {
-    try {
-      return readdirSync(dir, { recursive: true }) as Array<string>
-    } catch {
-      return []
-    }
-  }
-
   const checkCase = async (fuzz: FuzzCase, dataDir: string): Promise<string | undefined> => {
     const first = await invoke(fuzz, fuzz.command)
     if (first.millis >= callBoundMillis) return `no answer within ${callBoundMillis} ms; ${fuzz.fault}`
@@ -140,7 +133,7 @@ suite("fuzz: the built executable in a private namespace", () => {
     // whatever happened, nothing of ours is left: no route (only ADD inserts any), no record, no empty directory
     const routes = fuzz.command === "ADD" ? await foreignRoutes() : []
     if (routes.length > 0) return `left routes ${JSON.stringify(routes)}; ${fuzz.fault}`
-    const files = entriesUnder(dataDir)
+    const files = leftBehind(dataDir)
     if (files.length > 0) return `left ${JSON.stringify(files)} in the data directory; ${fuzz.fault}`
     return undefined
   }

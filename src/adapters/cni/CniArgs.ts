@@ -10,6 +10,13 @@ export interface CniArgs {
   readonly excludeFirst?: number
   readonly excludeLast?: number
   readonly linkIndex?: number
+  /**
+   * K8S_POD_NAMESPACE / K8S_POD_NAME: the pod the container belongs to, for logs and `list`.
+   * Kubernetes runtimes (containerd, CRI-O) send both; podman's CNI backend sends K8S_POD_NAME
+   * alone (the container's name). Empty values count as absent.
+   */
+  readonly podNamespace?: string
+  readonly podName?: string
 }
 
 /**
@@ -91,6 +98,12 @@ export const parseCniArgs = (text: string): CniArgs | CniError => {
         else args.linkIndex = parsed
         break
       }
+      case "K8S_POD_NAMESPACE":
+        if (value !== "") args.podNamespace = value
+        break
+      case "K8S_POD_NAME":
+        if (value !== "") args.podName = value
+        break
     }
   }
   return args

@@ -170,7 +170,18 @@ export const decodeRequest = (env: CniEnv, stdin: StdinConf): PluginRequest | Cn
   const { settings, legacyAddress } = built
   const pools = settings.network.pools
   const cniVersion = stdin.cniVersion
-  const owner: Owner = { containerId: env.containerId, ifname: env.ifname }
+  const owner: Owner = {
+    containerId: env.containerId,
+    ifname: env.ifname,
+    ...(args.podName === undefined
+      ? {}
+      : {
+          pod: {
+            name: args.podName,
+            ...(args.podNamespace === undefined ? {} : { namespace: args.podNamespace })
+          }
+        })
+  }
   const covered = coveredBySubnets(pools)
   const inNetwork = (address: Ip) => intervalsContain(covered[address.family], address.value)
   const prevIps = (conf?.prevResult?.ips ?? []).map((ip) => ip.address)

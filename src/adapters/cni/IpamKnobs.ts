@@ -3,15 +3,24 @@ import * as Path from "node:path"
 import * as Duration from "effect/Duration"
 import { durationUnits, parseDurationMs } from "../DurationText.ts"
 import type * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { checkIfname } from "../../domain/ContainerId.ts"
 import type { BirdFabricHealthOptions } from "../BirdFabricHealth.ts"
 import { CniCode, type CniError, cniError } from "./CniError.ts"
 import type { FabricHealthEntry, IpamConf } from "./NetConf.ts"
 
+/** How each log line is written: logfmt ("text") or one JSON object per line ("json"). */
+export const LogFormat = Schema.Literals(["text", "json"])
+export type LogFormat = typeof LogFormat.Type
+
 /** Where and how much the plugin logs. Without a file, logs go to stderr (never stdout). */
 export interface LogSettings {
   readonly file: string | undefined
   readonly level: LogLevel.LogLevel
+  readonly format: LogFormat
+  /** Size at which the file is renamed to `<file>.1` before the next write; 0: never. */
+  readonly maxBytes: number
 }
 
 /**
@@ -53,6 +62,8 @@ export const knobDefaults = {
   tieBreak: true,
   dataDir: "/var/lib/cni/routetable-ipam",
   logLevel: "Warn",
+  logFormat: "text",
+  logMaxBytes: 10 * 1024 * 1024,
   onUnhealthy: "fail"
 } as const
 
@@ -244,7 +255,13 @@ const logLevels: Record<string, LogLevel.LogLevel> = {
   all: "All"
 }
 
-/** `log`: a file path, or `{ file?, level? }` with level none|error|warn|info|debug|trace (default warn). */
+const decodeLogFormat = Schema.decodeUnknownOption(LogFormat)
+
+/**
+ * `log`: a file path, or `{ file?, level?, format?, maxBytes? }` with level
+ * none|error|warn|info|debug|trace (default warn), format "text"|"json" (default text) and
+ * maxBytes the rotation size (default 10 MiB; 0 never rotates).
+ */
 export const parseLog = (value: IpamConf["log"]): LogSettings | CniError => {
   const entry = typeof value === "string" ? { file: value } : (value ?? {})
   const file = entry.file
@@ -266,7 +283,16 @@ export const parseLog = (value: IpamConf["log"]): LogSettings | CniError => {
       `${JSON.stringify(levelText)} must be one of none, error, warn, info, debug, trace`
     )
   }
-  return { file, level }
+  const formatText = "format" in entry ? entry.format : undefined
+  const format = formatText === undefined ? Option.some(knobDefaults.logFormat) : decodeLogFormat(formatText)
+  if (Option.isNone(format)) {
+    return invalid("log.format", `${JSON.stringify(formatText)} must be "text" or "json"`)
+  }
+  const maxBytes = "maxBytes" in entry ? entry.maxBytes : undefined
+  if (maxBytes !== undefined && !isWhole(maxBytes, 0, Number.MAX_SAFE_INTEGER)) {
+    return invalid("log.maxBytes", `${maxBytes} must be a whole number of bytes >= 0 (0: never rotate)`)
+  }
+  return { file, level, format: format.value, maxBytes: maxBytes ?? knobDefaults.logMaxBytes }
 }
 
 /** Check every knob of `ipam` (absent ones take their defaults); the first problem wins. */

@@ -34,10 +34,15 @@ export const DnsEntry = Schema.Struct({
 })
 export type DnsEntry = typeof DnsEntry.Type
 
-/** `log`: a file path, or `{ file?, level? }`. */
+/** `log`: a file path, or `{ file?, level?, format?, maxBytes? }` (values checked in IpamKnobs). */
 export const LogEntry = Schema.Union([
   Schema.String,
-  Schema.Struct({ file: Schema.optionalKey(Schema.String), level: Schema.optionalKey(Schema.String) })
+  Schema.Struct({
+    file: Schema.optionalKey(Schema.String),
+    level: Schema.optionalKey(Schema.String),
+    format: Schema.optionalKey(Schema.String),
+    maxBytes: Schema.optionalKey(Schema.Number)
+  })
 ])
 
 /** `fabricHealth`: which routing daemon to ask before ADD, and what to do when it is unhealthy. */

@@ -4,6 +4,7 @@ import { Command, Flag } from "effect/cli"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as FileAddOutcomes from "../../adapters/FileAddOutcomes.ts"
 import * as FileAttachments from "../../adapters/FileAttachments.ts"
 import { netlinkRouteTable } from "../plugin/PluginAdapters.ts"
 import {
@@ -144,6 +145,27 @@ const configTarget = (flags: Flags, file: string): Effect.Effect<ListTarget, Com
     }
   })
 
+/** The ADD outcome counters of the target's networks (every directory under dataDir when none is named). */
+const readAddOutcomes = (target: ListTarget) =>
+  Effect.gen(function* () {
+    const counters = FileAddOutcomes.make(target.dataDir)
+    const networks = target.recordNetworks ?? (yield* networksUnder(target.dataDir))
+    return yield* Effect.forEach(networks, (network) =>
+      Effect.map(counters.read(network), (counts) => ({ network, counts }))
+    )
+  })
+
+/** The network directories under `dataDir` ([] when it does not exist). */
+const networksUnder = (dataDir: string) =>
+  Effect.promise(async () => {
+    try {
+      const entries = await Fs.readdir(dataDir, { withFileTypes: true })
+      return entries.filter((e) => e.isDirectory()).map((e) => e.name)
+    } catch {
+      return []
+    }
+  })
+
 /** Owner records of the target's networks (every directory under dataDir when none is named). */
 const readRecords = (
   target: ListTarget
@@ -157,16 +179,7 @@ const readRecords = (
 > =>
   Effect.gen(function* () {
     const store = FileAttachments.make(target.dataDir)
-    const networks =
-      target.recordNetworks ??
-      (yield* Effect.promise(async () => {
-        try {
-          const entries = await Fs.readdir(target.dataDir, { withFileTypes: true })
-          return entries.filter((e) => e.isDirectory()).map((e) => e.name)
-        } catch {
-          return []
-        }
-      }))
+    const networks = target.recordNetworks ?? (yield* networksUnder(target.dataDir))
     const records: Array<Attachment> = []
     const quarantined: Array<QuarantinedRecord> = []
     const failure = (e: { readonly operation: string; readonly message: string }) =>
@@ -266,7 +279,8 @@ const list = (target: ListTarget, output: Output): Effect.Effect<void, CommandFa
             pools: poolTotals(listing, target.pools),
             nodes: nodeTotals(listing),
             summary: listing.summary,
-            fabric: yield* fabricSessions(target.fabricHealth)
+            fabric: yield* fabricSessions(target.fabricHealth),
+            addOutcomes: yield* readAddOutcomes(target)
           }).trimEnd()
         )
       case "Table":

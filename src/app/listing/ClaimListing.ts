@@ -1,5 +1,5 @@
 // Claims of a network as this node's table shows them, grouped by address with owners and problems; as text or JSON.
-import type { Attachment, QuarantinedRecord } from "../../domain/Attachments.ts"
+import { type Attachment, formatPod, type PodName, type QuarantinedRecord } from "../../domain/Attachments.ts"
 import { isStale } from "../../domain/Ownership.ts"
 import { type Cidr, compare, contains, formatCidr, formatIp, type Ip, keyOf } from "../../domain/Ip.ts"
 import { isOurs, type Route } from "../../domain/Route.ts"
@@ -9,6 +9,8 @@ export interface ClaimOwner {
   readonly network: string
   readonly containerId: string
   readonly ifname: string
+  /** The pod the runtime named when the record was written (K8S_POD_NAMESPACE/K8S_POD_NAME). */
+  readonly pod?: PodName
   /** Listed as pending: an ADD was in progress (or died) when the record was written. */
   readonly pending: boolean
   /**
@@ -122,6 +124,7 @@ export const listClaims = (input: ListingInput): ClaimListing => {
       network: record.network,
       containerId: record.containerId,
       ifname: record.ifname,
+      ...(record.pod === undefined ? {} : { pod: record.pod }),
       pending,
       ...(state === undefined ? {} : { state })
     })
@@ -185,10 +188,18 @@ export const formatSummary = (summary: ClaimSummary): string =>
   (summary.stale > 0 ? `, ${summary.stale} stale` : "") +
   (summary.corrupt > 0 ? `, ${summary.corrupt} corrupt` : "")
 
-const ownerText = (owner: ClaimOwner | undefined, showNetwork: boolean): string =>
-  owner === undefined
-    ? "-"
-    : `${showNetwork ? `${owner.network}/` : ""}${owner.containerId}/${owner.ifname}${owner.pending ? " (pending)" : ""}${owner.state === undefined ? "" : ` (${owner.state})`}`
+/**
+ * The OWNER cell: `namespace/name ifname` when the runtime named the pod (a 64-character container
+ * ID alone makes a 150-column table; --json keeps the ID), else `containerId/ifname`.
+ */
+const ownerText = (owner: ClaimOwner | undefined, showNetwork: boolean): string => {
+  if (owner === undefined) return "-"
+  const who =
+    owner.pod === undefined
+      ? `${showNetwork ? `${owner.network}/` : ""}${owner.containerId}/${owner.ifname}`
+      : `${showNetwork ? `${owner.network}: ` : ""}${formatPod(owner.pod)} ${owner.ifname}`
+  return `${who}${owner.pending ? " (pending)" : ""}${owner.state === undefined ? "" : ` (${owner.state})`}`
+}
 
 /**
  * The readable form: a header naming the network and what "ours" means, one aligned row per

@@ -1,4 +1,5 @@
 // `list --prometheus`: the listing as node-exporter textfile metrics (gauges, one sample per line).
+import type { AddOutcomeCounts } from "../../domain/AddOutcomes.ts"
 import type { ClaimSummary } from "./ClaimListing.ts"
 import type { NodeTotals, PoolTotals } from "./Capacity.ts"
 
@@ -18,7 +19,18 @@ export interface MetricsInput {
   readonly summary: ClaimSummary
   /** undefined: no fabric health configured (the metrics are left out); "error": the probe failed. */
   readonly fabric: FabricSessions | "error" | undefined
+  /** The ADD outcome counters of each network on this node (`<dataDir>/<network>/.counters.json`). */
+  readonly addOutcomes?: ReadonlyArray<{ readonly network: string; readonly counts: AddOutcomeCounts }>
 }
+
+/** The `outcome` label of each counter of `routetable_ipam_add_outcomes_total`. */
+const outcomeLabels: ReadonlyArray<readonly [keyof AddOutcomeCounts, string]> = [
+  ["won", "won"],
+  ["lostRaces", "lost_race"],
+  ["refused", "refused"],
+  ["exhausted", "exhausted"],
+  ["tryAgainLater", "try_again_later"]
+]
 
 /** A label value as the exposition format wants it: backslash, quote and newline escaped. */
 const labelValue = (text: string): string =>
@@ -31,16 +43,18 @@ const labels = (pairs: Readonly<Record<string, string>>): string =>
 
 /**
  * The text format node-exporter's textfile collector reads: for each metric a HELP and a TYPE line,
- * then its samples. Every metric is a gauge of this node's view, prefixed `routetable_ipam_`.
+ * then its samples. Every metric is prefixed `routetable_ipam_`; all are gauges of this node's view
+ * except `add_outcomes_total`, a counter kept across plugin runs in the data directory.
  */
 export const formatPrometheus = (input: MetricsInput): string => {
   const lines: Array<string> = []
   const metric = (
     name: string,
     help: string,
-    samples: ReadonlyArray<readonly [Readonly<Record<string, string>>, number]>
+    samples: ReadonlyArray<readonly [Readonly<Record<string, string>>, number]>,
+    type: "gauge" | "counter" = "gauge"
   ) => {
-    lines.push(`# HELP routetable_ipam_${name} ${help}`, `# TYPE routetable_ipam_${name} gauge`)
+    lines.push(`# HELP routetable_ipam_${name} ${help}`, `# TYPE routetable_ipam_${name} ${type}`)
     for (const [l, value] of samples) lines.push(`routetable_ipam_${name}${labels(l)} ${value}`)
   }
   const network = { network: input.network }
@@ -79,6 +93,16 @@ export const formatPrometheus = (input: MetricsInput): string => {
       metric("fabric_sessions_up", "BGP sessions established.", [[network, f.established]])
       metric("fabric_sessions_required", "BGP sessions fabric health requires.", [[network, f.required]])
     }
+  }
+  if (input.addOutcomes !== undefined && input.addOutcomes.length > 0) {
+    metric(
+      "add_outcomes_total",
+      "ADDs on this node by outcome (won, refused, exhausted = code 100, try_again_later = code 11); lost_race counts claim attempts lost to another node.",
+      input.addOutcomes.flatMap(({ network, counts }) =>
+        outcomeLabels.map(([key, outcome]) => [{ network, outcome }, counts[key]] as const)
+      ),
+      "counter"
+    )
   }
   return `${lines.join("\n")}\n`
 }

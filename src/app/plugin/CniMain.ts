@@ -17,6 +17,7 @@ import { encodeVersionInfo } from "../../adapters/cni/CniResult.ts"
 import { readStdin } from "../../adapters/cni/CniStdin.ts"
 import { type CniVersion, latestVersion, supportedVersions } from "../../adapters/cni/CniVersion.ts"
 import { cniErrorOf, type DomainError } from "../../adapters/cni/DomainErrorCodes.ts"
+import { formatPod } from "../../domain/Attachments.ts"
 import { add } from "./Add.ts"
 import { check } from "./Check.ts"
 import { del } from "./Del.ts"
@@ -55,6 +56,32 @@ const runVerb = (request: PluginRequest): Effect.Effect<unknown, CniError | Doma
           ? gc(request)
           : status(request)
 
+/** Fields on every log line of one invocation: the network, and the owner when the verb has one. */
+const annotationsOf = (request: PluginRequest): Record<string, string> => {
+  const fields: Record<string, string> = { command: request.command, network: request.settings.network.name }
+  if ("owner" in request) {
+    fields.container = request.owner.containerId
+    fields.ifname = request.owner.ifname
+    if (request.owner.pod !== undefined) fields.pod = formatPod(request.owner.pod)
+  }
+  return fields
+}
+
+/**
+ * A failed verb at warning: its CNI code and message (the line carries the owner's annotations).
+ * Operators alert on these (docs/operator-guide.md), so every failure that reaches the runtime is
+ * written, not only the unexpected ones.
+ */
+const logFailure = (request: PluginRequest, error: CniError) =>
+  Effect.logWarning(
+    `${request.command} ${request.settings.network.name} failed: code ${error.code}: ${error.msg}`
+  ).pipe(
+    Effect.annotateLogs({
+      code: error.code,
+      ...(error.details === undefined ? {} : { details: error.details })
+    })
+  )
+
 /** VERSION: every supported spec version; stdin is not read (as libcni's skel). */
 const versionReply = JSON.stringify(encodeVersionInfo(latestVersion, supportedVersions))
 
@@ -83,6 +110,8 @@ export const cniMain: Effect.Effect<void, ExitCode, Stdio.Stdio | PluginAdapters
     const output = yield* runVerb(request).pipe(
       Effect.provide(adapters.layerFor(request.settings.adapters)),
       Effect.mapError((e) => (e._tag === "CniError" ? e : cniErrorOf(e))),
+      Effect.tapError((e) => logFailure(request, e)),
+      Effect.annotateLogs(annotationsOf(request)),
       withPluginLogger(request.settings.log)
     )
     return output === undefined ? undefined : JSON.stringify(output)

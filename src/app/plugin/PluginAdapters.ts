@@ -4,12 +4,15 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as AbstractSocketNodeLock from "../../adapters/AbstractSocketNodeLock.ts"
+import * as FileAddOutcomes from "../../adapters/FileAddOutcomes.ts"
 import * as FileAttachments from "../../adapters/FileAttachments.ts"
+import * as MemoryAddOutcomes from "../../adapters/MemoryAddOutcomes.ts"
 import * as MemoryAttachments from "../../adapters/MemoryAttachments.ts"
 import * as MemoryRouteTable from "../../adapters/MemoryRouteTable.ts"
 import * as NoFabricHealth from "../../adapters/NoFabricHealth.ts"
 import type { AdapterSettings } from "../../adapters/cni/NetworkSettings.ts"
 import type { FabricHealthSettings } from "../../adapters/cni/IpamKnobs.ts"
+import { AddOutcomes, type AddOutcomesService } from "../../domain/AddOutcomes.ts"
 import { Attachments, type AttachmentsError } from "../../domain/Attachments.ts"
 import { FabricHealth, FabricHealthError, type FabricReport } from "../../domain/FabricHealth.ts"
 import { makeInProcessLock, NodeLock } from "../../domain/NodeLock.ts"
@@ -91,7 +94,8 @@ export const layer: Layer.Layer<PluginAdapters> = Layer.succeed(
         netlinkRouteTable(settings),
         FileAttachments.layer(settings.dataDir),
         fabricHealthLayer(settings.fabricHealth),
-        AbstractSocketNodeLock.layer({ dataDir: settings.dataDir })
+        AbstractSocketNodeLock.layer({ dataDir: settings.dataDir }),
+        FileAddOutcomes.layer(settings.dataDir)
       )
   })
 )
@@ -105,6 +109,8 @@ export interface MemoryNode {
   readonly attachments: Attachments["Service"]
   /** What every fabric health check answers from now on (healthy until set). */
   readonly setFabricHealth: (answer: FabricReport | FabricHealthError) => Effect.Effect<void>
+  /** The ADD outcome counters every invocation adds to. */
+  readonly outcomes: AddOutcomesService
   /** The settings of every `layerFor` call, in order. */
   readonly settingsSeen: () => ReadonlyArray<AdapterSettings>
 }
@@ -119,6 +125,7 @@ export const makeMemoryNode = (options?: MemoryRouteTable.Options): Effect.Effec
     const table = yield* MemoryRouteTable.make(options)
     const store = yield* MemoryAttachments.make
     const seen: Array<AdapterSettings> = []
+    const outcomes = MemoryAddOutcomes.make()
     const health = yield* Ref.make<FabricReport | FabricHealthError>(NoFabricHealth.report)
     const check = Effect.flatMap(Ref.get(health), (answer) =>
       answer instanceof FabricHealthError ? Effect.fail(answer) : Effect.succeed(answer)
@@ -126,7 +133,8 @@ export const makeMemoryNode = (options?: MemoryRouteTable.Options): Effect.Effec
     const services = Context.make(RouteTable, table.table).pipe(
       Context.add(Attachments, store),
       Context.add(FabricHealth, FabricHealth.of({ check })),
-      Context.add(NodeLock, makeInProcessLock())
+      Context.add(NodeLock, makeInProcessLock()),
+      Context.add(AddOutcomes, outcomes)
     )
     return {
       adapters: PluginAdapters.of({
@@ -138,6 +146,7 @@ export const makeMemoryNode = (options?: MemoryRouteTable.Options): Effect.Effec
       routes: { addOther: table.addOther, remove: table.remove, snapshot: table.snapshot },
       attachments: store,
       setFabricHealth: (answer) => Ref.set(health, answer),
+      outcomes,
       settingsSeen: () => [...seen]
     }
   })

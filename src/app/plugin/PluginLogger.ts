@@ -1,9 +1,9 @@
-// Where the plugin's logs go: a file or stderr, at the configured level; never stdout (it carries the JSON).
-import { closeSync, constants, fstatSync, openSync, statSync, writeSync } from "node:fs"
+// Where the plugin's logs go: a file (rotated by size) or stderr, as text or JSON, at the configured level; never stdout (it carries the JSON).
+import { closeSync, constants, fstatSync, openSync, renameSync, statSync, writeSync } from "node:fs"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
-import type { LogSettings } from "../../adapters/cni/IpamKnobs.ts"
+import type { LogFormat, LogSettings } from "../../adapters/cni/IpamKnobs.ts"
 
 /**
  * Open flags of a log write: append, create, and never block (a FIFO without a reader fails with
@@ -11,13 +11,38 @@ import type { LogSettings } from "../../adapters/cni/IpamKnobs.ts"
  */
 const appendFlags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK
 
-/** One logfmt line per entry appended to `file`; a write failure never fails the plugin. */
-const fileLogger = (file: string) =>
-  Logger.make((options) => {
+/** One line per entry: logfmt ("text") or one JSON object ("json"). */
+const formatterOf = (format: LogFormat) => (format === "json" ? Logger.formatJson : Logger.formatLogFmt)
+
+/**
+ * Open `file` for appending; when it is a regular file of at least `maxBytes` (0: never), rename
+ * it to `<file>.1` (replacing an older one) and open a fresh file. Another process may have
+ * rotated it between our open and our rename: then the path names a new file and we keep ours.
+ */
+const openRotated = (file: string, maxBytes: number): number => {
+  const fd = openSync(file, appendFlags, 0o640)
+  if (maxBytes === 0) return fd
+  const opened = fstatSync(fd)
+  if (!opened.isFile() || opened.size < maxBytes) return fd
+  try {
+    const now = statSync(file)
+    if (now.dev !== opened.dev || now.ino !== opened.ino) return fd
+    renameSync(file, `${file}.1`)
+  } catch {
+    return fd // cannot rotate (read-only directory, raced): keep appending
+  }
+  closeSync(fd)
+  return openSync(file, appendFlags, 0o640)
+}
+
+/** One line per entry appended to `file`, rotated by size; a write failure never fails the plugin. */
+const fileLogger = (file: string, format: LogFormat, maxBytes: number) => {
+  const formatter = formatterOf(format)
+  return Logger.make((options) => {
     try {
-      const fd = openSync(file, appendFlags, 0o640)
+      const fd = openRotated(file, maxBytes)
       try {
-        writeSync(fd, `${Logger.formatLogFmt.log(options)}\n`)
+        writeSync(fd, `${formatter.log(options)}\n`)
       } finally {
         closeSync(fd)
       }
@@ -25,11 +50,18 @@ const fileLogger = (file: string) =>
       // logging must never change the outcome of a CNI call
     }
   })
+}
+
+/** One line per entry on stderr. */
+export const stderrLoggerOf = (format: LogFormat) => {
+  const formatter = formatterOf(format)
+  return Logger.make((options) => {
+    process.stderr.write(`${formatter.log(options)}\n`)
+  })
+}
 
 /** One logfmt line per entry on stderr. */
-export const stderrLogger = Logger.make((options) => {
-  process.stderr.write(`${Logger.formatLogFmt.log(options)}\n`)
-})
+export const stderrLogger = stderrLoggerOf("text")
 
 /**
  * Whether `file` is, right now, the same file as this process's stdout (a symlink to it, or the
@@ -47,14 +79,14 @@ export const isStdout = (file: string): boolean => {
 
 /** The logger for `log`: its file, unless that is stdout (then stderr, and a warning there). */
 const loggerFor = (log: LogSettings) => {
-  if (log.file === undefined) return stderrLogger
+  if (log.file === undefined) return stderrLoggerOf(log.format)
   if (isStdout(log.file)) {
     process.stderr.write(
       `ipam.log.file ${JSON.stringify(log.file)} is stdout, which carries the CNI JSON: logging to stderr\n`
     )
-    return stderrLogger
+    return stderrLoggerOf(log.format)
   }
-  return fileLogger(log.file)
+  return fileLogger(log.file, log.format, log.maxBytes)
 }
 
 /** Run `effect` with the plugin's loggers replaced by the configured one, at the configured level. */

@@ -14,7 +14,19 @@ describe("CniArgs", () => {
     assert.deepStrictEqual(parseCniArgs(""), {})
     assert.deepStrictEqual(
       parseCniArgs("K8S_POD_NAMESPACE=default;K8S_POD_NAME=p;K8S_POD_INFRA_CONTAINER_ID=abc;K8S_POD_UID=u"),
-      {}
+      { podNamespace: "default", podName: "p" }
+    )
+  })
+
+  it("parseCniArgs - the pod: podman sends K8S_POD_NAME alone (with IgnoreUnknown=1); empty values are absent", () => {
+    assert.deepStrictEqual(parseCniArgs("IgnoreUnknown=1;K8S_POD_NAME=web-1"), { podName: "web-1" })
+    assert.deepStrictEqual(parseCniArgs("K8S_POD_NAMESPACE=;K8S_POD_NAME="), {})
+    assert.deepStrictEqual(
+      parseCniArgs("IgnoreUnknown=1;FOO=bar;K8S_POD_NAMESPACE=kube-system;K8S_POD_NAME=dns"),
+      {
+        podNamespace: "kube-system",
+        podName: "dns"
+      }
     )
   })
 

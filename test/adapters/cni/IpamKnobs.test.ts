@@ -28,7 +28,12 @@ describe("IpamKnobs", () => {
     assert.strictEqual(k.maxAttempts, 10)
     assert.isTrue(k.tieBreak)
     assert.strictEqual(k.dataDir, "/var/lib/cni/routetable-ipam")
-    assert.deepStrictEqual(k.log, { file: undefined, level: "Warn" })
+    assert.deepStrictEqual(k.log, {
+      file: undefined,
+      level: "Warn",
+      format: "text",
+      maxBytes: 10 * 1024 * 1024
+    })
   })
 
   it("parseKnobs - propagationTimeout as milliseconds or a duration string", () => {
@@ -113,9 +118,33 @@ describe("IpamKnobs", () => {
     assert.include(failure({ dataDir: "relative/dir" }).msg, "ipam.dataDir")
     assert.deepStrictEqual(knobs({ log: "/var/log/ipam.log" }).log, {
       file: "/var/log/ipam.log",
-      level: "Warn"
+      level: "Warn",
+      format: "text",
+      maxBytes: 10 * 1024 * 1024
     })
-    assert.deepStrictEqual(knobs({ log: { level: "DEBUG" } }).log, { file: undefined, level: "Debug" })
+    assert.deepStrictEqual(knobs({ log: { level: "DEBUG" } }).log, {
+      file: undefined,
+      level: "Debug",
+      format: "text",
+      maxBytes: 10 * 1024 * 1024
+    })
+    assert.deepStrictEqual(knobs({ log: { format: "json", maxBytes: 0 } }).log, {
+      file: undefined,
+      level: "Warn",
+      format: "json",
+      maxBytes: 0
+    })
+    assert.strictEqual(knobs({ log: { maxBytes: 4096 } }).log.maxBytes, 4096)
+    for (const format of ["JSON", "logfmt", ""]) {
+      const error = failure({ log: { format } })
+      assert.strictEqual(error.code, 7)
+      assert.include(error.msg, "ipam.log.format")
+    }
+    for (const maxBytes of [-1, 1.5, Number.POSITIVE_INFINITY]) {
+      const error = failure({ log: { maxBytes } })
+      assert.strictEqual(error.code, 7)
+      assert.include(error.msg, "ipam.log.maxBytes")
+    }
     assert.include(failure({ log: { level: "loud" } }).msg, "ipam.log.level")
     assert.include(failure({ log: "ipam.log" }).msg, "ipam.log.file")
   })

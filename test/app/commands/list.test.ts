@@ -217,6 +217,45 @@ describe("list", () => {
     })
   })
 
+  describe("pod names", () => {
+    const long = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    const withPods = () =>
+      listClaims(
+        input(
+          [ours("100.64.0.5"), ours("100.64.0.6"), ours("100.64.0.7")],
+          [
+            { ...record(long, ["100.64.0.5"]), pod: { namespace: "shop", name: "cart-7d9f" } },
+            { ...record("podman1", ["100.64.0.6"]), pod: { name: "web" } },
+            record("plain", ["100.64.0.7"])
+          ]
+        )
+      )
+
+    it("OWNER shows namespace/name and the interface instead of a 64-character ID; the name alone without a namespace", () => {
+      const rows = formatTable(withPods(), names).split("\n")
+      assert.deepStrictEqual(rows.slice(2, 6), [
+        "ADDRESS     ORIGIN  NEXT HOP   PROTO  METRIC  DEVICE  OWNER                PROBLEMS",
+        "100.64.0.5  ours    this node  192    4096    lo      shop/cart-7d9f eth0",
+        "100.64.0.6  ours    this node  192    4096    lo      web eth0",
+        "100.64.0.7  ours    this node  192    4096    lo      plain/eth0"
+      ])
+      assert.notInclude(formatTable(withPods(), names), long)
+    })
+
+    it("--json keeps the container ID and adds the pod", () => {
+      const claims = listingToJson(withPods(), names).claims
+      assert.deepStrictEqual(claims[0]!.owner, {
+        network: "pods",
+        containerId: long,
+        ifname: "eth0",
+        pod: { namespace: "shop", name: "cart-7d9f" },
+        pending: false
+      })
+      assert.deepStrictEqual(claims[1]!.owner?.pod, { name: "web" })
+      assert.notProperty(claims[2]!.owner, "pod")
+    })
+  })
+
   describe("listingToJson", () => {
     it("addresses as text, device names, owner and summary", () => {
       const json = listingToJson(example(), names)
@@ -383,6 +422,37 @@ describe("list", () => {
         }),
         'routetable_ipam_fabric_probe_ok{network="pods"} 0'
       )
+      assert.notInclude(withoutFabric, "add_outcomes", "no counters given: no counter metric")
+    })
+
+    it("--prometheus: ADD outcome counters as one counter metric, one sample per network and outcome", () => {
+      const text = formatPrometheus({
+        network: "",
+        pools: [],
+        nodes: [],
+        summary: example().summary,
+        fabric: undefined,
+        addOutcomes: [
+          { network: "pods", counts: { won: 7, lostRaces: 2, refused: 1, exhausted: 3, tryAgainLater: 4 } },
+          { network: "b", counts: { won: 1, lostRaces: 0, refused: 0, exhausted: 0, tryAgainLater: 0 } }
+        ]
+      })
+      const lines = text.split("\n")
+      const start = lines.indexOf("# TYPE routetable_ipam_add_outcomes_total counter")
+      assert.isAbove(start, 0)
+      assert.match(lines[start - 1]!, /^# HELP routetable_ipam_add_outcomes_total /)
+      assert.deepStrictEqual(lines.slice(start + 1, start + 11), [
+        'routetable_ipam_add_outcomes_total{network="pods",outcome="won"} 7',
+        'routetable_ipam_add_outcomes_total{network="pods",outcome="lost_race"} 2',
+        'routetable_ipam_add_outcomes_total{network="pods",outcome="refused"} 1',
+        'routetable_ipam_add_outcomes_total{network="pods",outcome="exhausted"} 3',
+        'routetable_ipam_add_outcomes_total{network="pods",outcome="try_again_later"} 4',
+        'routetable_ipam_add_outcomes_total{network="b",outcome="won"} 1',
+        'routetable_ipam_add_outcomes_total{network="b",outcome="lost_race"} 0',
+        'routetable_ipam_add_outcomes_total{network="b",outcome="refused"} 0',
+        'routetable_ipam_add_outcomes_total{network="b",outcome="exhausted"} 0',
+        'routetable_ipam_add_outcomes_total{network="b",outcome="try_again_later"} 0'
+      ])
     })
   })
 

@@ -9,11 +9,33 @@ export const makeDataDir = (): string => mkdtempSync(path.join(tmpdir(), "rtipam
 /** Remove a directory made by `makeDataDir`. */
 export const removeDataDir = (dir: string): void => rmSync(dir, { recursive: true, force: true })
 
-/** Every regular file under `dir`, relative to it, sorted ([] when `dir` does not exist). */
+/**
+ * The ADD outcome counters (`<network>/.counters.json`): metrics that outlive every ADD on purpose,
+ * including refused ones. "Leaves nothing behind" means no record, temporary file or route.
+ */
+export const isCountersFile = (relative: string): boolean => path.basename(relative) === ".counters.json"
+
+/**
+ * Entries under `dir` (relative, sorted) other than the counters and the network directories
+ * that hold nothing else ([] when `dir` does not exist).
+ */
+export const leftBehind = (dir: string): ReadonlyArray<string> => {
+  let entries: Array<string>
+  try {
+    entries = (readdirSync(dir, { recursive: true }) as Array<string>).map(String)
+  } catch {
+    return []
+  }
+  const kept = entries.filter((e) => !isCountersFile(e))
+  const counted = entries.filter(isCountersFile).map((e) => path.dirname(e))
+  return kept.filter((e) => !counted.includes(e) || kept.some((other) => other.startsWith(`${e}/`))).sort()
+}
+
+/** Every regular file under `dir` but the counters, relative to it, sorted ([] when `dir` does not exist). */
 export const filesUnder = (dir: string): ReadonlyArray<string> => {
   try {
     return readdirSync(dir, { recursive: true, withFileTypes: true })
-      .filter((entry) => entry.isFile())
+      .filter((entry) => entry.isFile() && entry.name !== ".counters.json")
       .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
       .sort()
   } catch {

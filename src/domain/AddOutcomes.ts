@@ -1,4 +1,4 @@
-// Port: counters of ADD outcomes per network that outlive the short-lived plugin process.
+// Port: counters of ADD outcomes per network, kept beyond the life of one short-lived plugin run.
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 

@@ -15,7 +15,7 @@ import { type AttemptOutcome, type ClaimError, claimAddress } from "./Claim.ts"
 import type { FabricHealthError, FabricReport } from "./FabricHealth.ts"
 import { contains as subnetContains, equals, formatIp, type Ip, keyOf } from "./Ip.ts"
 import type { Network } from "./Network.ts"
-import { addressLockName, type NodeLockTimeout, withNodeLock } from "./NodeLock.ts"
+import { addressLockName, type NodeLockTimeout, ownerLockName, withNodeLock } from "./NodeLock.ts"
 import { heldByOther, isStale, namedBy, ownerKeyOf, readHoldings, releaseOnBehalf } from "./Ownership.ts"
 import { describePool, type Pool, type Range, rangeOf, subnetsOf } from "./Pool.ts"
 import { isOurs } from "./Route.ts"
@@ -132,6 +132,16 @@ export const attach = (
   requested: ReadonlyArray<Ip>,
   options: AttachOptions = {}
 ): Effect.Effect<ReadonlyArray<Assigned>, ClaimError | RecordsError, RouteTable | Attachments> =>
+  // the owner's lock for the whole ADD: a GC that planned from an older read of this record
+  // re-decides after it (Collection.ts), so it never releases what this ADD has just confirmed
+  withNodeLock(ownerLockName(network.name, owner), attachOwned(network, owner, requested, options))
+
+const attachOwned = (
+  network: Network,
+  owner: Owner,
+  requested: ReadonlyArray<Ip>,
+  options: AttachOptions
+): Effect.Effect<ReadonlyArray<Assigned>, ClaimError | RecordsError, RouteTable | Attachments> =>
   Effect.gen(function* () {
     const store = yield* Attachments
     const table = yield* RouteTable
@@ -173,8 +183,8 @@ export const attach = (
         yield* releaseOnBehalf(network.name, key, namedBy(existing))
         return { kept: [] }
       })
-    // the owner's own record needs no lock (the runtime never runs two operations on one attachment
-    // at once); releases take their addresses' locks inside the release rule
+    // the owner's own record is guarded by the owner's lock, held for the whole ADD; releases take
+    // their addresses' locks inside the release rule
     const previous: Previous =
       (yield* store.get(key)) === undefined
         ? { kept: [] }
@@ -277,7 +287,7 @@ export const attach = (
   })
 
 /**
- * DEL: release what the owner holds and forget it. Idempotent. Everything goes through the
+ * DEL: release what the owner holds and forget it, under the owner's lock. Idempotent. Everything goes through the
  * release rule (each address under its node lock): an address is released only while this
  * owner's record names it and no other record does. Without a record nothing is released (a route no record explains
  * is GC's to collect, invariant 3); a record of another boot is forgotten without touching any
@@ -289,7 +299,8 @@ export const detach = (
   owner: Owner,
   only: ReadonlyArray<Ip> = []
 ): Effect.Effect<void, RouteTableError | RecordsError, RouteTable | Attachments> =>
-  Effect.uninterruptible(
+  withNodeLock(
+    ownerLockName(network.name, owner),
     Effect.gen(function* () {
       const store = yield* Attachments
       const key = keyFor(network, owner)
@@ -314,7 +325,7 @@ export const detach = (
       if (remaining.addresses.length === 0 && remaining.pending.length === 0) yield* store.remove(key)
       else yield* putStamped(remaining)
     })
-  )
+  ).pipe(Effect.uninterruptible)
 
 /**
  * CHECK: the owner must be known, hold every expected address, and each must have our route

@@ -5,9 +5,11 @@ import type { Attachment } from "./Attachments.ts"
 import { Attachments } from "./Attachments.ts"
 import { formatIp, type Ip, keyOf } from "./Ip.ts"
 import type { Network } from "./Network.ts"
+import { ownerLockName, withNodeLock } from "./NodeLock.ts"
 import {
   type Holdings,
   isNamed,
+  isStale,
   namedBy,
   ownerKeyOf,
   readHoldings,
@@ -53,6 +55,32 @@ export interface CollectionPlan {
 
 const ownerOf = (record: Attachment): OwnerRef => ({ containerId: record.containerId, ifname: record.ifname })
 
+/** What a collection does with one record. */
+export type RecordFate = "keep" | "recent" | "release" | "forget"
+
+const validOwners = (request: CollectionRequest): ReadonlySet<string> | undefined =>
+  request.valid === undefined ? undefined : new Set(request.valid.map(ownerKeyOf))
+
+/**
+ * One record's fate. Pure. A record of another boot is forgotten; a listed one (plain gc: a
+ * complete one) is kept; one younger than the grace period is kept as recent; an empty one is
+ * forgotten; any other is released.
+ */
+export const fateOf = (
+  record: Attachment,
+  valid: ReadonlySet<string> | undefined,
+  request: CollectionRequest,
+  now: number,
+  boot: string
+): RecordFate => {
+  if (isStale(record, boot)) return "forget"
+  const empty = record.addresses.length === 0 && record.pending.length === 0
+  const listed = valid === undefined ? record.pending.length === 0 && !empty : valid.has(ownerKeyOf(record))
+  if (listed) return "keep"
+  if (record.writtenAt !== undefined && now - record.writtenAt < request.graceMillis) return "recent"
+  return empty ? "forget" : "release"
+}
+
 /**
  * The plan, from records and routes read under one hold of the node lock. Pure.
  * Only complete records of this boot survive a plain gc; an empty or pending record (a crashed
@@ -65,20 +93,18 @@ export const planCollection = (
   request: CollectionRequest,
   now: number
 ): CollectionPlan => {
-  const valid = request.valid === undefined ? undefined : new Set(request.valid.map(ownerKeyOf))
-  const isRecent = (r: Attachment) => r.writtenAt !== undefined && now - r.writtenAt < request.graceMillis
+  const valid = validOwners(request)
   const release: Array<Attachment> = []
   const forget: Array<Attachment> = [...holdings.stale]
   const kept: Array<OwnerRef> = []
   const recent: Array<OwnerRef> = []
   for (const record of holdings.live) {
-    const empty = record.addresses.length === 0 && record.pending.length === 0
-    const listed = valid === undefined ? record.pending.length === 0 && !empty : valid.has(ownerKeyOf(record))
-    if (listed) kept.push(ownerOf(record))
-    else if (isRecent(record)) {
+    const fate = fateOf(record, valid, request, now, holdings.boot)
+    if (fate === "keep") kept.push(ownerOf(record))
+    else if (fate === "recent") {
       kept.push(ownerOf(record))
       recent.push(ownerOf(record))
-    } else if (empty) forget.push(record)
+    } else if (fate === "forget") forget.push(record)
     else release.push(record)
   }
   const seen = new Set<string>()
@@ -105,9 +131,10 @@ export interface GcReport {
 }
 
 /**
- * GC of one network on this node: read the records and the routes, plan, then release each record
- * through the release rule and each orphan, every address under its own node lock with the
- * records read again under it (an ADD that wrote its record since the plan keeps its address).
+ * GC of one network on this node: read the records and the routes, plan, then act on each planned
+ * record under its owner's lock, deciding its fate again from the record read anew (an ADD that
+ * confirmed its record since the plan keeps it), and release each orphan; every address under its
+ * own node lock with the records read again under it.
  * Keeps going on errors and reports them.
  */
 export const collectGarbage = (network: Network, request: CollectionRequest) =>
@@ -134,17 +161,32 @@ export const collectGarbage = (network: Network, request: CollectionRequest) =>
         Effect.sync(() => errors.push(`${record.containerId}/${record.ifname}: ${e.message}`)).pipe(
           Effect.as(false)
         )
-      for (const record of plan.release) {
-        const done = yield* releaseOnBehalf(network.name, record, namedBy(record)).pipe(
-          Effect.andThen(store.remove(record)),
-          Effect.as(true),
-          Effect.catch(failed(record))
+      const valid = validOwners(request)
+      // The plan may be older than the record: an ADD may have confirmed it, or a DEL removed it,
+      // since it was read. So each planned record is read again under its owner's lock (which an
+      // ADD or DEL of that owner holds while it runs) and its fate decided again from what it says
+      // now; only then are its addresses released (through the release rule) and the record removed.
+      const redecided = (planned: Attachment) =>
+        withNodeLock(
+          ownerLockName(network.name, planned),
+          Effect.gen(function* () {
+            const record = yield* store.get(planned)
+            if (record === undefined) return undefined
+            const fate = fateOf(record, valid, request, yield* Clock.currentTimeMillis, yield* store.boot)
+            if (fate === "release") {
+              yield* releaseOnBehalf(network.name, record, namedBy(record))
+            } else if (fate !== "forget") return undefined
+            yield* store.remove(record)
+            return { fate, record }
+          })
+        ).pipe(Effect.uninterruptible)
+      for (const planned of [...plan.release, ...plan.forget]) {
+        const done = yield* redecided(planned).pipe(
+          Effect.catch((e) => failed(planned)(e).pipe(Effect.as(undefined)))
         )
-        if (done) releasedAttachments.push(record)
-      }
-      for (const record of plan.forget) {
-        const done = yield* store.remove(record).pipe(Effect.as(true), Effect.catch(failed(record)))
-        if (done) forgotten.push(record)
+        if (done === undefined) continue
+        if (done.fate === "release") releasedAttachments.push(done.record)
+        else forgotten.push(done.record)
       }
       const releasedRoutes = yield* releaseOrphans(network.name, plan.orphans).pipe(
         Effect.catch((e) =>

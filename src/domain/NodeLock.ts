@@ -57,6 +57,18 @@ export const NodeLock: Context.Reference<NodeLockService> = Context.Reference<No
  */
 export const addressLockName = (network: string, address: Ip): string => `${network}/${formatIp(address)}`
 
+/**
+ * The lock name of one owner (container interface) of a network. ADD and DEL hold it for their
+ * whole run (across W too: only the runtime and GC ever touch one owner, and the runtime never
+ * runs two operations on it at once), and every step that writes or removes the owner's record on
+ * someone else's behalf (GC, `release --ip`) holds it, so none acts on a record that changed since
+ * it was read. Taken before any address lock, never inside one.
+ */
+export const ownerLockName = (
+  network: string,
+  owner: { readonly containerId: string; readonly ifname: string }
+): string => `${network}#${owner.containerId}/${owner.ifname}`
+
 /** Run `effect` under the node lock named `name` (a network, or `addressLockName`). */
 export const withNodeLock = <A, E, R>(
   network: string,

@@ -2,7 +2,7 @@
 import * as Effect from "effect/Effect"
 import { type Attachment, Attachments, type AttachmentsError } from "./Attachments.ts"
 import { equals, type Ip, keyOf } from "./Ip.ts"
-import { type NodeLockTimeout, withNodeLock } from "./NodeLock.ts"
+import { type NodeLockTimeout, ownerLockName, withNodeLock } from "./NodeLock.ts"
 import {
   type Holdings,
   namedBy,
@@ -101,19 +101,24 @@ export const releaseOne = (
           const released = yield* releaseOrphans(network, [address])
           return { ...untouched, released: released.length > 0 }
         }
-        case "ReleaseForOwner": {
-          const result = yield* releaseOnBehalf(network, decision.owner, [address])
-          if (result.released.length === 0) return untouched
-          const current = yield* store.get(decision.owner)
-          if (current === undefined) return { ...untouched, released: true }
-          const rest = withoutAddress(current, address)
-          if (namedBy(rest).length === 0) {
-            yield* store.remove(rest)
-            return { ...untouched, released: true, record: "removed" as const }
-          }
-          yield* store.put(rest)
-          return { ...untouched, released: true, record: rest }
-        }
+        case "ReleaseForOwner":
+          // the owner's record is rewritten: under the owner's lock, as every writer of it does
+          return yield* withNodeLock(
+            ownerLockName(network, decision.owner),
+            Effect.gen(function* () {
+              const result = yield* releaseOnBehalf(network, decision.owner, [address])
+              if (result.released.length === 0) return untouched
+              const current = yield* store.get(decision.owner)
+              if (current === undefined) return { ...untouched, released: true }
+              const rest = withoutAddress(current, address)
+              if (namedBy(rest).length === 0) {
+                yield* store.remove(rest)
+                return { ...untouched, released: true, record: "removed" as const }
+              }
+              yield* store.put(rest)
+              return { ...untouched, released: true, record: rest }
+            })
+          )
         default:
           return untouched
       }

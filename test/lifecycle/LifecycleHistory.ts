@@ -60,6 +60,11 @@ export interface History {
   readonly subnet6?: string | undefined
   /** Record writes take 1-2 ms (as file writes do), so overlapping writes of one record can reorder. */
   readonly slowWrites?: boolean | undefined
+  /**
+   * A listing of the table takes longer than W (as a dump of a table with many routes does), so a
+   * GC's plan can be a whole ADD old by the time it acts on it.
+   */
+  readonly slowListings?: boolean | undefined
   /** W, ms. */
   readonly wait: number
   /** D: every message arrives within this many ms (D <= W keeps the race safe). */
@@ -193,7 +198,13 @@ export const runHistory = (history: History, lifecycle: Lifecycle): HistoryRepor
       RouteTable.of({
         routesTo: (host) => guard(table.routesTo(host)),
         isTaken: (host) => guard(table.isTaken(host)),
-        hostRoutesIn: (prefix) => guard(table.hostRoutesIn(prefix)),
+        hostRoutesIn: (prefix) =>
+          history.slowListings === true
+            ? Effect.andThen(
+                Effect.sleep(Duration.millis(history.wait + 1)),
+                guard(table.hostRoutesIn(prefix))
+              )
+            : guard(table.hostRoutesIn(prefix)),
         claim: (host) => guard(table.claim(host)),
         release: (host) => guard(table.release(host)),
         sourceTowards: (peer) => guard(table.sourceTowards(peer))

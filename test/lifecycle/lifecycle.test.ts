@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
 import { addCounts } from "../race/raceProperty.ts"
 import { type History, type Lifecycle, runHistory, type Step } from "./LifecycleHistory.ts"
-import { blindVerdict, current, oldRules } from "./Lifecycles.ts"
+import { blindVerdict, current, oldRules, planTrustingGc } from "./Lifecycles.ts"
 
 const soak = process.env.SOAK === "1"
 const file = "test/lifecycle/lifecycle.test.ts"
@@ -67,6 +67,7 @@ const histories = (options: { readonly drops: boolean }): fc.Arbitrary<History> 
       subnet: fc.constant("100.64.0.0/29"),
       subnet6: fc.constantFrom(undefined, "fd00:64::/125"),
       slowWrites: fc.boolean(),
+      slowListings: fc.boolean(),
       wait: fc.constant(wait),
       maxDelay: fc.integer({ min: 0, max: wait }),
       drops: options.drops ? fc.array(drop, { maxLength: 2 }) : fc.constant([]),
@@ -166,6 +167,18 @@ describe("lifecycle invariants (DESIGN.md 1 and 2) over random histories", () =>
     assert.match(message, /is held by live n0c0 and n1c0|is held by live n1c0 and n0c0/)
     console.log(
       `negative control (blind verdict) caught after ${result.details.numRuns} histories:\n${message}\nhistory: ${JSON.stringify(result.details.counterexample?.[0])}`
+    )
+  })
+
+  it("negative control: a GC that acts on its plan without reading each record again takes a confirmed ADD's route", {
+    timeout: 120_000
+  }, () => {
+    const result = explore(planTrustingGc, histories({ drops: false }), seedOf(8_004), 2_000)
+    assert.isTrue(result.details.failed, "the plan-trusting GC must be caught")
+    const message = String((result.details.errorInstance as Error).message)
+    assert.match(message, /has no route of ours/)
+    console.log(
+      `negative control (plan-trusting GC) caught after ${result.details.numRuns} histories, shrunk ${result.details.numShrinks} times:\n${message}\nhistory: ${JSON.stringify(result.details.counterexample?.[0])}`
     )
   })
 

@@ -2,12 +2,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { History } from "./LifecycleHistory.ts"
 import { runHistory } from "./LifecycleHistory.ts"
-import { current, blindVerdict, oldRules } from "./Lifecycles.ts"
+import { blindVerdict, current, oldRules, planTrustingGc } from "./Lifecycles.ts"
+
+const controls = { oldRules, blindVerdict, planTrustingGc }
 
 const cases: ReadonlyArray<{
   readonly name: string
   readonly history: History
-  readonly old: "oldRules" | "blindVerdict"
+  readonly old: "oldRules" | "blindVerdict" | "planTrustingGc"
 }> = [
   {
     name: "a stale record of before a reboot: CNI GC and the runtime's DEL of old sandboxes must not take a new owner's route (issue 8 item 1)",
@@ -71,6 +73,27 @@ const cases: ReadonlyArray<{
     }
   },
   {
+    name: "a plain gc (grace 0) planned while an ADD waited: the ADD confirms before the gc acts, and keeps its route (the GC re-decides under the owner's lock)",
+    old: "planTrustingGc",
+    history: {
+      nodes: 2,
+      seed: 0,
+      subnet: "100.64.0.0/29",
+      slowWrites: false,
+      slowListings: false,
+      wait: 100,
+      maxDelay: 0,
+      drops: [],
+      steps: [
+        { op: "add", at: 1234, node: 1, container: 0 },
+        { op: "gc", at: 1337, node: 1, keep: false, graceMillis: 0 },
+        { op: "add", at: 0, node: 0, container: 0 },
+        { op: "del", at: 1338, node: 0, container: 0, hint: false },
+        { op: "add", at: 0, node: 0, container: 0 }
+      ]
+    }
+  },
+  {
     name: "a session that drops while both claimants wait: never two winners (issue 8 item 4)",
     old: "blindVerdict",
     history: {
@@ -94,7 +117,7 @@ describe("lifecycle regressions (shrunk counterexamples)", () => {
   for (const { name, history, old } of cases) {
     it(name, () => {
       assert.deepStrictEqual(runHistory(history, current).violations, [])
-      const before = runHistory(history, old === "oldRules" ? oldRules : blindVerdict).violations
+      const before = runHistory(history, controls[old]).violations
       assert.isAbove(before.length, 0, "the counterexample no longer breaks the old rules: it tests nothing")
     })
   }

@@ -192,7 +192,7 @@ const readRecords = (
   })
 
 /** Interface names of this network namespace by index (empty when they cannot be read). */
-const readDeviceNames: Effect.Effect<DeviceNames> = Effect.promise(async () => {
+export const readDeviceNames: Effect.Effect<DeviceNames> = Effect.promise(async () => {
   try {
     const { createRtNetlink } = await import("netlink")
     const socket = createRtNetlink()

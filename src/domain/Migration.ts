@@ -142,7 +142,7 @@ export const legacyAddresses = (routes: ReadonlyArray<Route>, ours: RouteOwnersh
   return [...seen.values()].sort(compare)
 }
 
-/** The record of `key` with `address` moved to confirmed (or to pending), stamped with this boot and now. */
+/** `record` with `address` as pending (intent) or confirmed, stamped with this boot and the current time. */
 const withAddress = (
   record: Attachment,
   address: Ip,

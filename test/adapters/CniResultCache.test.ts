@@ -1,5 +1,5 @@
 // libcni's result cache as migrate reads it: cniCacheV1 files (as libcni's cacheAdd writes them), pods from cniArgs, and what is skipped.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -43,6 +43,23 @@ describe("CniResultCache", () => {
     assert.strictEqual(entry.network, "pods")
     assert.deepStrictEqual(entry.addresses.map(formatIp), ["100.64.0.5", "fd00:64::5"])
     assert.deepStrictEqual(entry.pod, { namespace: "default", name: "web-0" })
+  })
+
+  it("reads a file podman 4.3 (CNI backend, libcni) wrote for a container whose IPAM was routetable-ipam", () => {
+    // captured from /var/lib/cni/results after `podman run --network rtmig` (see docs/migration.md)
+    const file = path.join(import.meta.dirname, "fixtures/podman-4.3-cniCacheV1.json")
+    const entry = parseCacheEntry(file, readFileSync(file, "utf8"))
+    assert.deepStrictEqual(
+      "reason" in entry ? entry : [entry.network, entry.ifname, entry.containerId.length],
+      ["rtmig", "eth0", 64]
+    )
+    if ("reason" in entry) return
+    assert.deepStrictEqual(entry.addresses.map(formatIp), ["100.64.9.108"])
+    assert.deepStrictEqual(
+      entry.pod,
+      { name: "c1" },
+      "podman sends K8S_POD_NAME (the container's name) alone"
+    )
   })
 
   it("skips what is not a usable entry, saying why", () => {

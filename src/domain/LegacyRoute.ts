@@ -23,7 +23,8 @@ export const legacyMetricOf = (family: Family): number => (family === 4 ? 0 : 10
 /**
  * Whether `route` is a route of the original Go plugin on this node: our protocol and table, the
  * Go plugin's metric for its family, no next hop (it pointed its routes at a device only), and not
- * ours (a configured metric equal to the legacy one would make them indistinguishable: then it is ours).
+ * ours (a configured metric equal to the legacy one would make the two indistinguishable: then it
+ * is ours).
  * A legacy route holds its address like any other route (the picker skips it); gc, DEL and
  * `release` never delete it, since none of them deletes anything but our exact route.
  */

@@ -13,12 +13,12 @@ import { defaultClaimPolicy } from "../../src/domain/ClaimPolicy.ts"
 import { collectGarbage } from "../../src/domain/Collection.ts"
 import { formatIp, type Ip, parseIp } from "../../src/domain/Ip.ts"
 import { isLegacy, LegacyRoutes, legacyMetricOf } from "../../src/domain/LegacyRoute.ts"
+import { migrateLegacy } from "../../src/domain/Migration.ts"
 import {
   decideMigration,
   type KnownContainer,
-  type MigrationInput,
-  migrateLegacy
-} from "../../src/domain/Migration.ts"
+  type MigrationInput
+} from "../../src/domain/MigrationDecision.ts"
 import type { Network } from "../../src/domain/Network.ts"
 import { holdingsFrom } from "../../src/domain/Ownership.ts"
 import { InvalidPool, makePool } from "../../src/domain/Pool.ts"

@@ -9,13 +9,8 @@ import type { NetworkSettings } from "../../adapters/cni/NetworkSettings.ts"
 import { formatPod } from "../../domain/Attachments.ts"
 import { contains, equals, formatCidr, formatIp, type Ip } from "../../domain/Ip.ts"
 import { LegacyRoutes, legacyMetricOf, type RouteOwnership } from "../../domain/LegacyRoute.ts"
-import {
-  type KnownContainer,
-  type MigrationMode,
-  type MigrationReport,
-  type MigrationStep,
-  migrateLegacy
-} from "../../domain/Migration.ts"
+import { type MigrationReport, type MigrationStep, migrateLegacy } from "../../domain/Migration.ts"
+import type { KnownContainer, MigrationMode } from "../../domain/MigrationDecision.ts"
 import { RouteTableError } from "../../domain/RouteTable.ts"
 import { CommandFailed } from "../OperatorCommand.ts"
 import { configFlag, dryRunFlag, helpText, jsonFlag, networkFlag, switchFlag } from "./CliFlags.ts"

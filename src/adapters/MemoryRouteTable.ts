@@ -6,6 +6,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { type Cidr, compare, contains, equals, formatIp, type Ip, keyOf } from "../domain/Ip.ts"
+import { isLegacy, type LegacyRoutes } from "../domain/LegacyRoute.ts"
 import type { Route } from "../domain/Route.ts"
 import { HostTaken, RouteTable } from "../domain/RouteTable.ts"
 
@@ -39,7 +40,8 @@ export interface RouteInput {
 export interface Control {
   /**
    * Add a route. It counts as ours when its protocol and table are ours (like a leftover of an
-   * earlier run), otherwise as other. Adding an identical route again changes nothing.
+   * earlier run) and its metric, when given, is ours too; otherwise as other (so a route with the
+   * Go plugin's metric is a legacy route, as in the kernel). Adding an identical route again changes nothing.
    * Gotcha: unlike `claim`, this never fails, even when the kernel would answer EEXIST.
    */
   addOther(route: RouteInput): Effect.Effect<void>
@@ -72,7 +74,9 @@ const sameRoute = (a: Route, b: Route): boolean =>
 /** Build a fresh, empty table and its control. */
 export const make = (
   options: Options = {}
-): Effect.Effect<{ readonly table: RouteTable["Service"] } & Control> =>
+): Effect.Effect<
+  { readonly table: RouteTable["Service"]; readonly legacy: LegacyRoutes["Service"] } & Control
+> =>
   Effect.gen(function* () {
     const protocol = options.protocol ?? 192
     const table = options.table ?? 254
@@ -132,7 +136,11 @@ export const make = (
       Ref.update(routes, (map) => {
         const route: Route = {
           host: input.host,
-          origin: isOurs({ protocol: input.protocol ?? 12, table: input.table ?? table }) ? "ours" : "other",
+          origin:
+            isOurs({ protocol: input.protocol ?? 12, table: input.table ?? table }) &&
+            (input.metric === undefined || input.metric === metric)
+              ? "ours"
+              : "other",
           protocol: input.protocol ?? 12,
           table: input.table ?? table,
           metric: input.metric ?? 32,
@@ -144,8 +152,24 @@ export const make = (
         return HashMap.set(map, keyOf(input.host), [...existing, route])
       })
 
+    // migrate's two changes: our route through a given device, and deleting the Go plugin's route
+    const legacy: LegacyRoutes["Service"] = {
+      adopt: (host, device) =>
+        Effect.flatMap(
+          Ref.modify(routes, (map): readonly [boolean, Routes] => {
+            const existing = routesOf(map, host)
+            if (existing.some((r) => r.table === table && r.metric === metric)) return [false, map]
+            const ours: Route = { host, origin: "ours", protocol, table, metric, device }
+            return [true, HashMap.set(map, keyOf(host), [ours, ...existing])]
+          }),
+          (adopted) => (adopted ? Effect.void : Effect.fail(new HostTaken({ host: formatIp(host) })))
+        ),
+      remove: (host) => Effect.asVoid(removeWhere(host, (r) => isLegacy(r, { protocol, table, metric })))
+    }
+
     return {
       table: routeTable,
+      legacy,
       addOther,
       remove: (host, predicate = () => true) => removeWhere(host, predicate),
       snapshot: Effect.map(Ref.get(routes), (map) =>

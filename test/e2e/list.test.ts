@@ -164,7 +164,8 @@ suite("routetable-ipam list (built) on a real kernel", () => {
         orphans: 1,
         missing: 0,
         stale: 0,
-        corrupt: 0
+        corrupt: 0,
+        legacy: 0
       })
 
       // the readable table: a row per route and the summary line
@@ -190,7 +191,8 @@ suite("routetable-ipam list (built) on a real kernel", () => {
         orphans: 1,
         missing: 0,
         stale: 0,
-        corrupt: 0
+        corrupt: 0,
+        legacy: 0
       })
     })
   )

@@ -10,6 +10,7 @@ import { demoCommand } from "./demoCommand.ts"
 import { gcCommand } from "./gc.ts"
 import { installCommand } from "./install.ts"
 import { listCommand } from "./list.ts"
+import { migrateCommand } from "./migrate.ts"
 import { releaseCommand } from "./release.ts"
 import { simulateCommand } from "./simulate.ts"
 
@@ -42,6 +43,7 @@ export const operatorCommandLine = Command.make(executableName).pipe(
     listCommand,
     gcCommand,
     releaseCommand,
+    migrateCommand,
     installCommand,
     simulateCommand,
     demoCommand,

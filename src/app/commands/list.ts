@@ -35,6 +35,8 @@ in the data directory) and problems:
   missing    an owner record names the address but our route is gone (or an ADD is in progress)
   stale      only a record of before the last reboot names it (DEL or gc forgets that record)
   corrupt    a record moved aside as corrupt names it (held until an operator removes the file)
+  legacy     a route of the original Go plugin on this node holds it (metric 0, IPv6 1024): held,
+             never deleted by DEL or gc; \`routetable-ipam migrate\` adopts it
 Under the claims: totals per pool (allocatable, in use here, in use elsewhere, free %) and per
 node (next hop). --ip ADDR answers for one address; --prometheus prints node-exporter textfile
 metrics. Give --config FILE|DIR, or --pool CIDR (repeatable) with --protocol/--table/--metric/--data-dir.
@@ -192,7 +194,7 @@ const readRecords = (
   })
 
 /** Interface names of this network namespace by index (empty when they cannot be read). */
-const readDeviceNames: Effect.Effect<DeviceNames> = Effect.promise(async () => {
+export const readDeviceNames: Effect.Effect<DeviceNames> = Effect.promise(async () => {
   try {
     const { createRtNetlink } = await import("netlink")
     const socket = createRtNetlink()

@@ -7,7 +7,9 @@ import {
   type ClaimListing,
   type ClaimOwner,
   type DeviceNames,
-  listingToJson
+  isThisNodes,
+  listingToJson,
+  originOf
 } from "./ClaimListing.ts"
 
 /** The answer for one address. */
@@ -19,6 +21,8 @@ export interface AddressHolder {
   readonly claim: Claim | undefined
   /** "this node", "another node", "this node and another node" (a conflict), or "nobody". */
   readonly heldBy: string
+  /** What makes a route ours (and so which routes are the Go plugin's legacy ones). */
+  readonly ours: Pick<ClaimListing, "protocol" | "table" | "metric">
 }
 
 /** Look the address up in a listing (the listing must cover its subnet). */
@@ -28,12 +32,13 @@ export const holderOf = (
   pools: ReadonlyArray<CountedPool>
 ): AddressHolder => {
   const claim = listing.claims.find((c) => keyOf(c.address) === keyOf(address))
-  const here = claim?.routes.some(isOurs) ?? false
-  const elsewhere = claim?.routes.some((r) => !isOurs(r)) ?? false
+  const here = claim?.routes.some((r) => isThisNodes(r, listing)) ?? false
+  const elsewhere = claim?.routes.some((r) => !isThisNodes(r, listing)) ?? false
   return {
     address,
     pools: pools.filter((p) => p.contains(address)).map((p) => p.label),
     claim,
+    ours: { protocol: listing.protocol, table: listing.table, metric: listing.metric },
     heldBy:
       here && elsewhere
         ? "this node and another node"
@@ -60,7 +65,9 @@ export const formatHolder = (holder: AddressHolder, names: DeviceNames): string 
     lines.push(
       isOurs(route)
         ? `  route:    ours (this node), protocol ${route.protocol}, table ${route.table}, metric ${route.metric}, device ${device}`
-        : `  route:    learned, next hop ${route.nextHop === undefined ? "-" : formatIp(route.nextHop)} (the node holding it), protocol ${route.protocol}, metric ${route.metric}, device ${device}`
+        : originOf(route, holder.ours) === "legacy"
+          ? `  route:    legacy (the original Go plugin's, this node), protocol ${route.protocol}, table ${route.table}, metric ${route.metric}, device ${device}; \`migrate\` adopts it`
+          : `  route:    learned, next hop ${route.nextHop === undefined ? "-" : formatIp(route.nextHop)} (the node holding it), protocol ${route.protocol}, metric ${route.metric}, device ${device}`
     )
   }
   if (claim === undefined || claim.routes.length === 0) lines.push("  route:    none")

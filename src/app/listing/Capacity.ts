@@ -1,7 +1,6 @@
 // Totals of a listing: per pool (allocatable, in use here, in use elsewhere, free %) and per node (next hop).
 import { formatIp, type Ip } from "../../domain/Ip.ts"
-import { isOurs } from "../../domain/Route.ts"
-import type { ClaimListing } from "./ClaimListing.ts"
+import { type ClaimListing, isThisNodes } from "./ClaimListing.ts"
 
 /** A pool as `list` counts it: a label, its allocatable addresses, and membership. */
 export interface CountedPool {
@@ -44,7 +43,7 @@ export const poolTotals = (
     let elsewhere = 0
     for (const claim of listing.claims) {
       if (claim.routes.length === 0 || !pool.contains(claim.address)) continue
-      if (claim.routes.some(isOurs)) here++
+      if (claim.routes.some((route) => isThisNodes(route, listing))) here++
       else elsewhere++
     }
     const allocatable = Number(pool.allocatable)
@@ -65,7 +64,7 @@ export const nodeTotals = (listing: ClaimListing): ReadonlyArray<NodeTotals> => 
   for (const claim of listing.claims) {
     const nodes = new Set(
       claim.routes.map((route) =>
-        isOurs(route) ? thisNode : route.nextHop === undefined ? "-" : formatIp(route.nextHop)
+        isThisNodes(route, listing) ? thisNode : route.nextHop === undefined ? "-" : formatIp(route.nextHop)
       )
     )
     for (const node of nodes) counts.set(node, (counts.get(node) ?? 0) + 1)

@@ -2,6 +2,7 @@
 import { type Attachment, formatPod, type PodName, type QuarantinedRecord } from "../../domain/Attachments.ts"
 import { isStale } from "../../domain/Ownership.ts"
 import { type Cidr, compare, contains, formatCidr, formatIp, type Ip, keyOf } from "../../domain/Ip.ts"
+import { isLegacy } from "../../domain/LegacyRoute.ts"
 import { isOurs, type Route } from "../../domain/Route.ts"
 
 /** Who holds an address according to the owner records on this node. */
@@ -26,9 +27,10 @@ export interface ClaimOwner {
  * - orphan: a route of ours that no owner record explains (GC releases it);
  * - missing: an owner record names it but our route is gone;
  * - stale: only a record of before the last reboot names it (DEL or gc forgets that record);
- * - corrupt: a record moved aside as corrupt names it (held until an operator removes the file).
+ * - corrupt: a record moved aside as corrupt names it (held until an operator removes the file);
+ * - legacy: a route of the original Go plugin on this node holds it (`migrate` adopts it).
  */
-export type ClaimProblem = "conflict" | "orphan" | "missing" | "stale" | "corrupt"
+export type ClaimProblem = "conflict" | "orphan" | "missing" | "stale" | "corrupt" | "legacy"
 
 /** One address: every route to it, its owner on this node, and what is wrong. */
 export interface Claim {
@@ -42,13 +44,15 @@ export interface Claim {
 export interface ClaimSummary {
   /** Routes of ours. */
   readonly ours: number
-  /** Routes of any other origin (a routing daemon, static, another protocol). */
+  /** Routes of any other origin (a routing daemon, static, another protocol), legacy ones excepted. */
   readonly learned: number
   readonly conflicts: number
   readonly orphans: number
   readonly missing: number
   readonly stale: number
   readonly corrupt: number
+  /** Addresses held by a route of the original Go plugin on this node. */
+  readonly legacy: number
 }
 
 /** What `list` shows for one network (or a set of pools). */
@@ -143,11 +147,15 @@ export const listClaims = (input: ListingInput): ClaimListing => {
     .map(([key, { address, routes }]): Claim => {
       const owner = owners.get(key)
       const ours = routes.some(isOurs)
+      const legacy = routes.some((r) => isLegacy(r, input))
       const problems: Array<ClaimProblem> = []
-      if (routes.length > 1) problems.push("conflict")
+      // a legacy route beside ours is this node's own migration in progress, not a second claimant
+      const claimants = ours ? routes.filter((r) => !isLegacy(r, input)) : routes
+      if (claimants.length > 1) problems.push("conflict")
       if (ours && owner === undefined) problems.push("orphan")
       if (!ours && owner !== undefined && owner.state === undefined) problems.push("missing")
       if (owner?.state !== undefined) problems.push(owner.state)
+      if (legacy) problems.push("legacy")
       const sorted = [...routes].sort((a, b) => (isOurs(a) === isOurs(b) ? 0 : isOurs(a) ? -1 : 1))
       return { address, routes: sorted, owner, problems }
     })
@@ -163,15 +171,24 @@ export const listClaims = (input: ListingInput): ClaimListing => {
     claims,
     summary: {
       ours: routes.filter(isOurs).length,
-      learned: routes.filter((r) => !isOurs(r)).length,
+      learned: routes.filter((r) => !isOurs(r) && !isLegacy(r, input)).length,
       conflicts: count("conflict"),
       orphans: count("orphan"),
       missing: count("missing"),
       stale: count("stale"),
-      corrupt: count("corrupt")
+      corrupt: count("corrupt"),
+      legacy: count("legacy")
     }
   }
 }
+
+/** How a route is shown: ours, legacy (the Go plugin's, on this node) or learned (anything else). */
+export const originOf = (route: Route, listing: Pick<ClaimListing, "protocol" | "table" | "metric">) =>
+  isOurs(route) ? "ours" : isLegacy(route, listing) ? "legacy" : "learned"
+
+/** Whether the route is this node's: ours, or the Go plugin's legacy route. */
+export const isThisNodes = (route: Route, listing: Pick<ClaimListing, "protocol" | "table" | "metric">) =>
+  isOurs(route) || isLegacy(route, listing)
 
 /** Interface names by index, for the DEVICE column (an unknown index prints as "#N"). */
 export type DeviceNames = ReadonlyMap<number, string>
@@ -186,7 +203,8 @@ export const formatSummary = (summary: ClaimSummary): string =>
   `${summary.ours} ours, ${summary.learned} learned, ${plural(summary.conflicts, "conflict")}, ` +
   `${plural(summary.orphans, "orphan")}, ${summary.missing} missing` +
   (summary.stale > 0 ? `, ${summary.stale} stale` : "") +
-  (summary.corrupt > 0 ? `, ${summary.corrupt} corrupt` : "")
+  (summary.corrupt > 0 ? `, ${summary.corrupt} corrupt` : "") +
+  (summary.legacy > 0 ? `, ${summary.legacy} legacy` : "")
 
 /**
  * The OWNER cell: `namespace/name ifname` when the runtime named the pod (a 64-character container
@@ -219,8 +237,12 @@ export const formatTable = (listing: ClaimListing, names: DeviceNames): string =
       const device = deviceOf(route, names)
       rows.push([
         address,
-        ours ? "ours" : "learned",
-        ours ? "this node" : route.nextHop === undefined ? "-" : formatIp(route.nextHop),
+        originOf(route, listing),
+        isThisNodes(route, listing)
+          ? "this node"
+          : route.nextHop === undefined
+            ? "-"
+            : formatIp(route.nextHop),
         String(route.protocol),
         String(route.metric),
         device === null ? "-" : typeof device === "number" ? `#${device}` : device,
@@ -253,7 +275,7 @@ export const listingToJson = (listing: ClaimListing, names: DeviceNames) => ({
   claims: listing.claims.map((claim) => ({
     address: formatIp(claim.address),
     routes: claim.routes.map((route) => ({
-      origin: isOurs(route) ? "ours" : "learned",
+      origin: originOf(route, listing),
       nextHop: route.nextHop === undefined ? null : formatIp(route.nextHop),
       protocol: route.protocol,
       table: route.table,

@@ -84,6 +84,11 @@ export const formatPrometheus = (input: MetricsInput): string => {
   metric("missing", "Addresses an owner record names whose route of ours is gone.", [[network, s.missing]])
   metric("stale_records", "Addresses named only by records of before the last reboot.", [[network, s.stale]])
   metric("corrupt_records", "Addresses named by records moved aside as corrupt.", [[network, s.corrupt]])
+  metric(
+    "legacy",
+    "Addresses held by a route of the original Go plugin on this node (migrate adopts them).",
+    [[network, s.legacy]]
+  )
   if (input.fabric !== undefined) {
     const f = input.fabric
     metric("fabric_probe_ok", "1 when the routing daemon answered the health probe.", [

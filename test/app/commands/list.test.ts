@@ -111,7 +111,8 @@ describe("list", () => {
         orphans: 1,
         missing: 1,
         stale: 0,
-        corrupt: 0
+        corrupt: 0,
+        legacy: 0
       })
     })
 
@@ -170,7 +171,8 @@ describe("list", () => {
         orphans: 0,
         missing: 1,
         stale: 0,
-        corrupt: 0
+        corrupt: 0,
+        legacy: 0
       })
     })
 
@@ -211,7 +213,16 @@ describe("list", () => {
       assert.include(text, "#1")
       assert.include(formatTable(listClaims(input([], [])), names), "no host routes in these subnets")
       assert.strictEqual(
-        formatSummary({ ours: 0, learned: 0, conflicts: 2, orphans: 0, missing: 0, stale: 0, corrupt: 0 }),
+        formatSummary({
+          ours: 0,
+          learned: 0,
+          conflicts: 2,
+          orphans: 0,
+          missing: 0,
+          stale: 0,
+          corrupt: 0,
+          legacy: 0
+        }),
         "0 ours, 0 learned, 2 conflicts, 0 orphans, 0 missing"
       )
     })
@@ -278,7 +289,8 @@ describe("list", () => {
         orphans: 1,
         missing: 1,
         stale: 0,
-        corrupt: 0
+        corrupt: 0,
+        legacy: 0
       })
     })
   })
@@ -393,6 +405,7 @@ describe("list", () => {
         'routetable_ipam_missing{network="p\\"ods"} 1',
         'routetable_ipam_stale_records{network="p\\"ods"} 2',
         'routetable_ipam_corrupt_records{network="p\\"ods"} 1',
+        'routetable_ipam_legacy{network="p\\"ods"} 0',
         'routetable_ipam_fabric_probe_ok{network="p\\"ods"} 1',
         'routetable_ipam_fabric_sessions_up{network="p\\"ods"} 2',
         'routetable_ipam_fabric_sessions_required{network="p\\"ods"} 3'

@@ -172,7 +172,7 @@ suite("routetable-ipam list (built) on a real kernel", () => {
       assert.match(
         table,
         new RegExp(
-          `\\n${c1v4!.replaceAll(".", "\\.")} +learned +198\\.18\\.0\\.3 +12 +32 +up0 +- +conflict\\n`
+          `\\n${c1v4!.replaceAll(".", "\\.")} +learned +198\\.18\\.0\\.3 +bird \\(12\\) +32 +up0 +- +conflict\\n`
         )
       )
       assert.include(table, "5 ours, 2 learned, 1 conflict, 1 orphan, 0 missing")

@@ -65,8 +65,9 @@ export const poolTotals = (
   })
 
 /**
- * Addresses per node: each route counts for the node it points at (a conflict counts on both
- * sides), with the protocols of those routes; a next hop the names know gets its node name.
+ * Addresses per node: each route counts for the next hop it points at (a conflict counts on both
+ * sides), with the protocols of those routes; a next hop the names know gets its node name. One
+ * row per next hop (a dual-stack node has an IPv4 and an IPv6 one), named ones first by name (a node's rows adjacent), then the others by address.
  */
 export const nodeTotals = (
   listing: ClaimListing,
@@ -98,7 +99,15 @@ export const nodeTotals = (
         addresses
       })
     )
-    .sort((a, b) => (a.node === thisNode ? -1 : b.node === thisNode ? 1 : a.node.localeCompare(b.node)))
+    .sort((a, b) =>
+      a.node === thisNode
+        ? -1
+        : b.node === thisNode
+          ? 1
+          : Number(a.nodeName === undefined) - Number(b.nodeName === undefined) ||
+            (a.nodeName ?? "").localeCompare(b.nodeName ?? "") ||
+            a.node.localeCompare(b.node)
+    )
 }
 
 /** `node-b (198.18.0.2)` when the node has a name, else the NODE cell as counted. */

@@ -196,7 +196,7 @@ suite("routetable-ipam list (built) on a real kernel", () => {
   )
 
   it(
-    "usage errors exit 2 with a hint; a config without routetable-ipam exits 1 naming the file",
+    "usage errors exit 2 with a hint; a config without routetable-ipam, an unreadable --node-names exit 1 naming the file",
     inSandbox(async ({ ns, dataDir }) => {
       const usage = await ns.exec(nodeBinary, [pluginFile, "list", "--pool", "not-a-cidr"])
       assert.strictEqual(usage.code, 2, usage.stderr)
@@ -209,6 +209,19 @@ suite("routetable-ipam list (built) on a real kernel", () => {
       const none = await ns.exec(nodeBinary, [pluginFile, "list", "--config", file])
       assert.strictEqual(none.code, 1, none.stderr)
       assert.include(none.stderr, "no plugin with ipam type routetable-ipam")
+      const names = await ns.exec(nodeBinary, [
+        pluginFile,
+        "list",
+        "--pool",
+        "100.64.0.0/24",
+        "--data-dir",
+        dataDir,
+        "--node-names",
+        path.join(dataDir, "no-such-hosts")
+      ])
+      assert.strictEqual(names.code, 1, names.stderr)
+      assert.include(names.stderr, "--node-names: cannot read")
+      assert.include(names.stderr, "no-such-hosts")
       const help = await ns.exec(nodeBinary, [pluginFile, "list", "--help"])
       assert.strictEqual(help.code, 0)
       assert.include(help.stdout, "routetable-ipam list [flags]")

@@ -46,8 +46,8 @@ in the data directory) and problems:
   corrupt    a record moved aside as corrupt names it (held until an operator removes the file)
 Under the claims: totals per pool (allocatable, in use here, in use elsewhere, free %) and per
 node (next hop as a node name from --node-names, default /etc/hosts; route protocols by their
-iproute2 name, ours as "routetable-ipam" unless rt_protos names its number). --ip ADDR answers for one address; --prometheus prints node-exporter textfile
-metrics. Give --config FILE|DIR, or --pool CIDR (repeatable) with --protocol/--table/--metric/--data-dir.
+iproute2 name, ours as "routetable-ipam" unless rt_protos names its number). --ip ADDR answers
+for one address; --prometheus prints node-exporter textfile metrics. Give --config FILE|DIR, or --pool CIDR (repeatable) with --protocol/--table/--metric/--data-dir.
 The exit status is 0 whatever the listing shows; use --json and its "summary" in scripts.`
 
 /** What to list and where "ours" and the owners come from. */

@@ -158,6 +158,13 @@ suite("list showcase on a 3-node lab", () => {
       }
     }
 
+    // negative controls, before the conflict and without the names file: no conflict, no names
+    const before = await routetableIpam(n1, ["list", "--config", configOf(n1)])
+    assert.include(before, "4 ours, 8 learned, 0 conflicts, 0 orphans, 0 missing", before)
+    assert.notInclude(before, "conflict\n")
+    assert.notInclude(before, "n2 (", "/etc/hosts does not name the lab's nodes")
+    assert.match(before, /\n198\.18\.0\.2 +bird \(12\) +2\n/)
+
     // the conflict: n2 claims cart-1's address (n1's pod) by hand, with our protocol and metric
     const contested = held.get("shop/cart-1")![0]!
     await n2.exec("ip", ["route", "add", `${contested}/32`, "dev", "pods0", "proto", "192", "metric", "4096"])

@@ -2,15 +2,18 @@
 import { parseArgs } from "node:util"
 import { describe, down, up } from "./lab/Cluster.ts"
 import { runsPresent } from "./lab/Namespaces.ts"
-import { measurePropagation } from "./lab/Propagation.ts"
+import { formatMeasurement } from "./lab/DelayHistogram.ts"
+import { measurePropagationSamples } from "./lab/Propagation.ts"
 
 const usage = `Usage (as root):
   node scripts/lab.ts up [--nodes 3] [--no-v6]   build a lab, print its prefix, leave it running
   node scripts/lab.ts down PREFIX                 tear down the lab with this prefix (e.g. rtl3f9a-)
   node scripts/lab.ts down --all                  tear down every lab (every rtl<4 hex>- namespace)
   node scripts/lab.ts list                        show the labs present
-  node scripts/lab.ts measure [--nodes 3] [--routes 50] [--family 4]
-                                                  build a lab, measure claim propagation, tear down`
+  node scripts/lab.ts measure [--nodes 3] [--routes 50] [--family 4] [--json]
+                                                  build a lab, measure claim propagation, tear down;
+                                                  prints delay histograms and a --delay for simulate
+                                                  (--json: the report as JSON instead)`
 
 const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   const { values, positionals } = parseArgs({
@@ -22,6 +25,7 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
       all: { type: "boolean" },
       routes: { type: "string", default: "50" },
       family: { type: "string", default: "4" },
+      json: { type: "boolean" },
       help: { type: "boolean" }
     }
   })
@@ -53,8 +57,9 @@ const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     const lab = await up({ nodes: Number(values.nodes), v6: values["no-v6"] !== true })
     try {
       const family = values.family === "6" ? 6 : 4
+      const measured = await measurePropagationSamples(lab, { routes: Number(values.routes), family })
       console.log(
-        JSON.stringify(await measurePropagation(lab, { routes: Number(values.routes), family }), null, 2)
+        values.json === true ? JSON.stringify(measured.report, null, 2) : formatMeasurement(measured)
       )
     } finally {
       await lab.down()

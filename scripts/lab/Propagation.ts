@@ -81,19 +81,34 @@ const settle = async (
   }
 }
 
+/** A report and the delays it was computed from (ms, one per route and receiving node that saw it). */
+export interface PropagationSamples {
+  readonly report: PropagationReport
+  readonly delaysMs: { readonly sequential: ReadonlyArray<number>; readonly burst: ReadonlyArray<number> }
+}
+
+/** What `measurePropagation` is given. */
+export interface PropagationOptions {
+  readonly from?: number
+  readonly routes?: number
+  readonly family?: 4 | 6
+  readonly spacingMs?: number
+}
+
 /**
  * Add `routes` host routes of our protocol on node `from`, watch every other node's kernel with
  * `ip -ts monitor route`, and report the delays; removes the routes afterwards.
  */
 export const measurePropagation = async (
   lab: Lab,
-  options: {
-    readonly from?: number
-    readonly routes?: number
-    readonly family?: 4 | 6
-    readonly spacingMs?: number
-  } = {}
-): Promise<PropagationReport> => {
+  options: PropagationOptions = {}
+): Promise<PropagationReport> => (await measurePropagationSamples(lab, options)).report
+
+/** `measurePropagation`, keeping every delay (for a histogram). */
+export const measurePropagationSamples = async (
+  lab: Lab,
+  options: PropagationOptions = {}
+): Promise<PropagationSamples> => {
   const family = options.family ?? 4
   const count = options.routes ?? 50
   const source = lab.nodes[options.from ?? 0]
@@ -127,10 +142,13 @@ export const measurePropagation = async (
   const sequential = await round(sequentialHosts, false)
   const burst = await round(burstHosts, true)
   return {
-    nodes: lab.nodes.length,
-    family,
-    routes: count,
-    sequential: stats(sequential.delays, sequential.missing),
-    burst: stats(burst.delays, burst.missing)
+    report: {
+      nodes: lab.nodes.length,
+      family,
+      routes: count,
+      sequential: stats(sequential.delays, sequential.missing),
+      burst: stats(burst.delays, burst.missing)
+    },
+    delaysMs: { sequential: sequential.delays, burst: burst.delays }
   }
 }

@@ -173,7 +173,7 @@ suite("routetable-ipam list (built) on a real kernel", () => {
       assert.match(
         table,
         new RegExp(
-          `\\n${c1v4!.replaceAll(".", "\\.")} +learned +198\\.18\\.0\\.3 +12 +32 +up0 +- +conflict\\n`
+          `\\n${c1v4!.replaceAll(".", "\\.")} +learned +198\\.18\\.0\\.3 +bird \\(12\\) +32 +up0 +- +conflict\\n`
         )
       )
       assert.include(table, "5 ours, 2 learned, 1 conflict, 1 orphan, 0 missing")
@@ -198,7 +198,7 @@ suite("routetable-ipam list (built) on a real kernel", () => {
   )
 
   it(
-    "usage errors exit 2 with a hint; a config without routetable-ipam exits 1 naming the file",
+    "usage errors exit 2 with a hint; a config without routetable-ipam, an unreadable --node-names exit 1 naming the file",
     inSandbox(async ({ ns, dataDir }) => {
       const usage = await ns.exec(nodeBinary, [pluginFile, "list", "--pool", "not-a-cidr"])
       assert.strictEqual(usage.code, 2, usage.stderr)
@@ -211,6 +211,19 @@ suite("routetable-ipam list (built) on a real kernel", () => {
       const none = await ns.exec(nodeBinary, [pluginFile, "list", "--config", file])
       assert.strictEqual(none.code, 1, none.stderr)
       assert.include(none.stderr, "no plugin with ipam type routetable-ipam")
+      const names = await ns.exec(nodeBinary, [
+        pluginFile,
+        "list",
+        "--pool",
+        "100.64.0.0/24",
+        "--data-dir",
+        dataDir,
+        "--node-names",
+        path.join(dataDir, "no-such-hosts")
+      ])
+      assert.strictEqual(names.code, 1, names.stderr)
+      assert.include(names.stderr, "--node-names: cannot read")
+      assert.include(names.stderr, "no-such-hosts")
       const help = await ns.exec(nodeBinary, [pluginFile, "list", "--help"])
       assert.strictEqual(help.code, 0)
       assert.include(help.stdout, "routetable-ipam list [flags]")

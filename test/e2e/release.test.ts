@@ -142,7 +142,7 @@ suite("routetable-ipam release and list --ip (built) on a real kernel", () => {
       assert.strictEqual(table.code, 0, table.stderr)
       // 254 allocatable; here: c1, c2 and the orphan; elsewhere: the learned one
       assert.match(table.stdout, /\n100\.64\.0\.0\/24 +254 +3 +1 +250 +98\.4\n/)
-      assert.match(table.stdout, /\nthis node +3\n198\.18\.0\.2 +1$/m)
+      assert.match(table.stdout, /\nthis node +eigrp \(192\) +3\n198\.18\.0\.2 +bird \(12\) +1$/m)
 
       const metrics = await cli(sandbox, ["list", "--config", file, "--prometheus"])
       assert.strictEqual(metrics.code, 0, metrics.stderr)
@@ -150,7 +150,7 @@ suite("routetable-ipam release and list --ip (built) on a real kernel", () => {
         'routetable_ipam_pool_addresses{network="pods",pool="100.64.0.0/24"} 254',
         'routetable_ipam_pool_addresses_in_use{network="pods",pool="100.64.0.0/24",where="here"} 3',
         'routetable_ipam_pool_addresses_in_use{network="pods",pool="100.64.0.0/24",where="elsewhere"} 1',
-        'routetable_ipam_node_addresses_in_use{network="pods",node="198.18.0.2"} 1',
+        'routetable_ipam_node_addresses_in_use{network="pods",node="198.18.0.2",node_name=""} 1',
         'routetable_ipam_orphans{network="pods"} 1',
         'routetable_ipam_conflicts{network="pods"} 0'
       ])

@@ -6,6 +6,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as FileAddOutcomes from "../../adapters/FileAddOutcomes.ts"
 import * as FileAttachments from "../../adapters/FileAttachments.ts"
+import { defaultHostsFile, readNodeNames } from "../../adapters/names/HostsFile.ts"
+import { readProtocolNames } from "../../adapters/names/RtProtos.ts"
 import { netlinkRouteTable } from "../plugin/PluginAdapters.ts"
 import {
   type FabricHealthSettings,
@@ -18,8 +20,15 @@ import { type Cidr, contains, formatCidr, type Ip, parseCidr, parseIp, sizeOf } 
 import { InvalidPool, isAllocatable, makePool, type Pool, subnetsOf } from "../../domain/Pool.ts"
 import { RouteTable } from "../../domain/RouteTable.ts"
 import { formatHolder, holderOf, holderToJson } from "../listing/AddressHolder.ts"
-import { type CountedPool, formatTotals, nodeTotals, poolTotals } from "../listing/Capacity.ts"
+import {
+  type CountedPool,
+  formatTotals,
+  nodeTotals,
+  nodeTotalsToJson,
+  poolTotals
+} from "../listing/Capacity.ts"
 import { type DeviceNames, formatTable, listClaims, listingToJson } from "../listing/ClaimListing.ts"
+import { type ListingNames, protocolNamesWithOurs } from "../listing/ListingNames.ts"
 import { type FabricSessions, formatPrometheus } from "../listing/PrometheusText.ts"
 import { CommandFailed } from "../OperatorCommand.ts"
 import { configFlag, helpText, jsonFlag, networkFlag, switchFlag } from "./CliFlags.ts"
@@ -38,8 +47,9 @@ in the data directory) and problems:
   legacy     a route of the original Go plugin on this node holds it (metric 0, IPv6 1024): held,
              never deleted by DEL or gc; \`routetable-ipam migrate\` adopts it
 Under the claims: totals per pool (allocatable, in use here, in use elsewhere, free %) and per
-node (next hop). --ip ADDR answers for one address; --prometheus prints node-exporter textfile
-metrics. Give --config FILE|DIR, or --pool CIDR (repeatable) with --protocol/--table/--metric/--data-dir.
+node (next hop as a node name from --node-names, default /etc/hosts; route protocols by their
+iproute2 name, ours as "routetable-ipam" unless rt_protos names its number). --ip ADDR answers
+for one address; --prometheus prints node-exporter textfile metrics. Give --config FILE|DIR, or --pool CIDR (repeatable) with --protocol/--table/--metric/--data-dir.
 The exit status is 0 whatever the listing shows; use --json and its "summary" in scripts.`
 
 /** What to list and where "ours" and the owners come from. */
@@ -246,8 +256,28 @@ type Output =
   | { readonly _tag: "Prometheus" }
   | { readonly _tag: "Address"; readonly address: Ip; readonly json: boolean }
 
+/** Where node names come from: the file and whether the operator named it (then it must be readable). */
+interface NodeNamesSource {
+  readonly file: string
+  readonly required: boolean
+}
+
+/** Node names (hosts file) and protocol names (iproute2's tables plus ours). */
+const readNames = (source: NodeNamesSource, protocol: number): Effect.Effect<ListingNames, CommandFailed> =>
+  Effect.gen(function* () {
+    const nodes = yield* readNodeNames(source.file, source.required).pipe(
+      Effect.mapError((e) => failed(`--node-names: cannot read ${e.file}: ${e.message}`))
+    )
+    const tables = yield* readProtocolNames()
+    return { nodes, protocols: protocolNamesWithOurs(tables, protocol) }
+  })
+
 /** Read the table (one dump per subnet) and the records, then print. */
-const list = (target: ListTarget, output: Output): Effect.Effect<void, CommandFailed> =>
+const list = (
+  target: ListTarget,
+  output: Output,
+  nodeNames: NodeNamesSource
+): Effect.Effect<void, CommandFailed> =>
   Effect.gen(function* () {
     const routes = yield* Effect.gen(function* () {
       const table = yield* RouteTable
@@ -258,20 +288,23 @@ const list = (target: ListTarget, output: Output): Effect.Effect<void, CommandFa
     )
     const stored = yield* readRecords(target)
     const names = yield* readDeviceNames
+    const naming = yield* readNames(nodeNames, target.protocol)
     const listing = listClaims({ ...target, routes, ...stored })
     switch (output._tag) {
       case "Address": {
         const holder = holderOf(listing, output.address, target.pools)
         return yield* Console.log(
-          output.json ? JSON.stringify(holderToJson(holder, listing, names)) : formatHolder(holder, names)
+          output.json
+            ? JSON.stringify(holderToJson(holder, listing, names, naming))
+            : formatHolder(holder, names, naming)
         )
       }
       case "Json":
         return yield* Console.log(
           JSON.stringify({
-            ...listingToJson(listing, names),
+            ...listingToJson(listing, names, naming),
             pools: poolTotals(listing, target.pools),
-            nodes: nodeTotals(listing)
+            nodes: nodeTotalsToJson(nodeTotals(listing, naming), naming)
           })
         )
       case "Prometheus":
@@ -279,7 +312,7 @@ const list = (target: ListTarget, output: Output): Effect.Effect<void, CommandFa
           formatPrometheus({
             network: target.network ?? "",
             pools: poolTotals(listing, target.pools),
-            nodes: nodeTotals(listing),
+            nodes: nodeTotals(listing, naming),
             summary: listing.summary,
             fabric: yield* fabricSessions(target.fabricHealth),
             addOutcomes: yield* readAddOutcomes(target)
@@ -287,7 +320,7 @@ const list = (target: ListTarget, output: Output): Effect.Effect<void, CommandFa
         )
       case "Table":
         return yield* Console.log(
-          `${formatTable(listing, names)}\n\n${formatTotals(poolTotals(listing, target.pools), nodeTotals(listing))}`
+          `${formatTable(listing, names, naming)}\n\n${formatTotals(poolTotals(listing, target.pools), nodeTotals(listing, naming), naming)}`
         )
     }
   })
@@ -323,13 +356,20 @@ export const listFlags = {
     Flag.withDescription(`with --pool: attachment records (default ${knobDefaults.dataDir})`),
     Flag.optional
   ),
+  nodeNames: Flag.String("node-names").pipe(
+    Flag.withMetavar("FILE"),
+    Flag.withDescription(
+      `node names for next hops, a hosts(5)-format file ("198.18.0.2 node-b"; the first name of the first line of an address wins), e.g. written from \`kubectl get nodes\` (default ${defaultHostsFile}, ignored when unreadable)`
+    ),
+    Flag.optional
+  ),
   ip: Flag.String("ip").pipe(
     Flag.withMetavar("ADDR"),
     Flag.withDescription("who holds this one address: routes, next hop, owner record, problems"),
     Flag.optional
   ),
   json: jsonFlag(
-    "print one JSON object: {network, subnets, protocol, table, metric, claims: [{address, routes: [{origin, nextHop, protocol, table, metric, device}], owner, problems}], summary, pools: [{pool, allocatable, inUseHere, inUseElsewhere, free, freePercent}], nodes: [{node, addresses}]}; with --ip: {address, heldBy, pools, routes, owner, problems}"
+    "print one JSON object: {network, subnets, protocol, table, metric, claims: [{address, routes: [{origin, nextHop, nodeName, protocol, protocolName, table, metric, device}], owner, problems}], summary, pools: [{pool, allocatable, inUseHere, inUseElsewhere, free, freePercent}], nodes: [{node, nodeName, protocols: [{protocol, name}], addresses}]}; with --ip: {address, heldBy, pools, routes, owner, problems}"
   ),
   prometheus: switchFlag(
     "prometheus",
@@ -358,17 +398,22 @@ export const listCommand = Command.make("list", listFlags, (input) =>
       return yield* usageError(`--ip: ${JSON.stringify(address.value.text)} is not an IP address`)
     const target = flags.config !== undefined ? yield* configTarget(flags, flags.config) : poolTarget(flags)
     if (target instanceof CommandFailed) return yield* target
+    const nodeNames: NodeNamesSource = Option.match(input.nodeNames, {
+      onNone: () => ({ file: defaultHostsFile, required: false }),
+      onSome: (file) => ({ file, required: true })
+    })
     if (Option.isSome(address) && Option.isSome(address.value.ip)) {
       const ip = address.value.ip.value
       if (!target.subnets.some((subnet) => contains(subnet, ip)))
         return yield* failed(
           `--ip ${address.value.text} is outside the listed subnets (${target.subnets.map(formatCidr).join(", ")})`
         )
-      return yield* list(target, { _tag: "Address", address: ip, json: input.json })
+      return yield* list(target, { _tag: "Address", address: ip, json: input.json }, nodeNames)
     }
     return yield* list(
       target,
-      input.prometheus ? { _tag: "Prometheus" } : { _tag: input.json ? "Json" : "Table" }
+      input.prometheus ? { _tag: "Prometheus" } : { _tag: input.json ? "Json" : "Table" },
+      nodeNames
     )
   })
 ).pipe(

@@ -11,6 +11,7 @@ import {
   listingToJson,
   originOf
 } from "./ClaimListing.ts"
+import { formatNextHop, formatProtocol, type ListingNames, numbersOnly } from "./ListingNames.ts"
 
 /** The answer for one address. */
 export interface AddressHolder {
@@ -53,8 +54,12 @@ export const holderOf = (
 const ownerText = (owner: ClaimOwner): string =>
   `${owner.network}/${owner.containerId}/${owner.ifname}${owner.pending ? " (pending: an ADD in progress or crashed)" : ""}${owner.state === undefined ? "" : ` (${owner.state} record)`}`
 
-/** A few lines for a terminal. */
-export const formatHolder = (holder: AddressHolder, names: DeviceNames): string => {
+/** A few lines for a terminal (with `naming`: next hop as `node-b (198.18.0.2)`, protocol as `bird (12)`). */
+export const formatHolder = (
+  holder: AddressHolder,
+  names: DeviceNames,
+  naming: ListingNames = numbersOnly
+): string => {
   const lines = [
     `${formatIp(holder.address)}: held by ${holder.heldBy}`,
     `  pool:     ${holder.pools.length === 0 ? "none of this network's pools (never handed out)" : holder.pools.join(", ")}`
@@ -64,10 +69,10 @@ export const formatHolder = (holder: AddressHolder, names: DeviceNames): string 
     const device = route.device === undefined ? "-" : (names.get(route.device) ?? `#${route.device}`)
     lines.push(
       isOurs(route)
-        ? `  route:    ours (this node), protocol ${route.protocol}, table ${route.table}, metric ${route.metric}, device ${device}`
+        ? `  route:    ours (this node), protocol ${formatProtocol(route.protocol, naming)}, table ${route.table}, metric ${route.metric}, device ${device}`
         : originOf(route, holder.ours) === "legacy"
-          ? `  route:    legacy (the original Go plugin's, this node), protocol ${route.protocol}, table ${route.table}, metric ${route.metric}, device ${device}; \`migrate\` adopts it`
-          : `  route:    learned, next hop ${route.nextHop === undefined ? "-" : formatIp(route.nextHop)} (the node holding it), protocol ${route.protocol}, metric ${route.metric}, device ${device}`
+          ? `  route:    legacy (the original Go plugin's, this node), protocol ${formatProtocol(route.protocol, naming)}, table ${route.table}, metric ${route.metric}, device ${device}; \`migrate\` adopts it`
+          : `  route:    learned, next hop ${route.nextHop === undefined ? "-" : formatNextHop(route.nextHop, naming)} (the node holding it), protocol ${formatProtocol(route.protocol, naming)}, metric ${route.metric}, device ${device}`
     )
   }
   if (claim === undefined || claim.routes.length === 0) lines.push("  route:    none")
@@ -81,10 +86,16 @@ export const formatHolder = (holder: AddressHolder, names: DeviceNames): string 
 }
 
 /** JSON: {address, heldBy, pools, routes, owner, problems} (routes and owner as in `list --json`). */
-export const holderToJson = (holder: AddressHolder, listing: ClaimListing, names: DeviceNames) => {
+export const holderToJson = (
+  holder: AddressHolder,
+  listing: ClaimListing,
+  names: DeviceNames,
+  naming: ListingNames = numbersOnly
+) => {
   const listed = listingToJson(
     { ...listing, claims: holder.claim === undefined ? [] : [holder.claim] },
-    names
+    names,
+    naming
   )
   const claim = listed.claims[0]
   return {

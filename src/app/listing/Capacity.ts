@@ -1,6 +1,7 @@
-// Totals of a listing: per pool (allocatable, in use here, in use elsewhere, free %) and per node (next hop).
+// Totals of a listing: per pool (allocatable, in use here, in use elsewhere, free %) and per node (next hop, protocols).
 import { formatIp, type Ip } from "../../domain/Ip.ts"
 import { type ClaimListing, isThisNodes } from "./ClaimListing.ts"
+import { formatProtocol, type ListingNames, nodeNameOf, numbersOnly, protocolNameOf } from "./ListingNames.ts"
 
 /** A pool as `list` counts it: a label, its allocatable addresses, and membership. */
 export interface CountedPool {
@@ -27,6 +28,10 @@ export interface PoolTotals {
 export interface NodeTotals {
   /** "this node", the next hop's address, or "-" for a learned route without one. */
   readonly node: string
+  /** The next hop's node name, when the names know its address. */
+  readonly nodeName?: string
+  /** Route protocols of the routes counted here, ascending (ours for "this node", BIRD's for a peer). */
+  readonly protocols: ReadonlyArray<number>
   readonly addresses: number
 }
 
@@ -58,34 +63,90 @@ export const poolTotals = (
     }
   })
 
-/** Addresses per node: each route counts for the node it points at (a conflict counts on both sides). */
-export const nodeTotals = (listing: ClaimListing): ReadonlyArray<NodeTotals> => {
-  const counts = new Map<string, number>()
+/**
+ * Addresses per node: each route counts for the next hop it points at (a conflict counts on both
+ * sides), with the protocols of those routes; a next hop the names know gets its node name. One
+ * row per next hop (a dual-stack node has an IPv4 and an IPv6 one), named ones first by name (a node's rows adjacent), then the others by address.
+ */
+export const nodeTotals = (
+  listing: ClaimListing,
+  naming: ListingNames = numbersOnly
+): ReadonlyArray<NodeTotals> => {
+  const nodes = new Map<string, { nodeName: string | undefined; protocols: Set<number>; addresses: number }>()
   for (const claim of listing.claims) {
-    const nodes = new Set(
-      claim.routes.map((route) =>
-        isThisNodes(route, listing) ? thisNode : route.nextHop === undefined ? "-" : formatIp(route.nextHop)
-      )
-    )
-    for (const node of nodes) counts.set(node, (counts.get(node) ?? 0) + 1)
+    const counted = new Set<string>()
+    for (const route of claim.routes) {
+      const here = isThisNodes(route, listing)
+      const hop = here ? undefined : route.nextHop
+      const node = here ? thisNode : hop === undefined ? "-" : formatIp(hop)
+      const entry = nodes.get(node) ?? {
+        nodeName: hop === undefined ? undefined : nodeNameOf(hop, naming),
+        protocols: new Set<number>(),
+        addresses: 0
+      }
+      entry.protocols.add(route.protocol)
+      if (!counted.has(node)) entry.addresses++
+      counted.add(node)
+      nodes.set(node, entry)
+    }
   }
-  return [...counts.entries()]
-    .map(([node, addresses]) => ({ node, addresses }))
-    .sort((a, b) => (a.node === thisNode ? -1 : b.node === thisNode ? 1 : a.node.localeCompare(b.node)))
+  return [...nodes.entries()]
+    .map(
+      ([node, { nodeName, protocols, addresses }]): NodeTotals => ({
+        node,
+        ...(nodeName === undefined ? {} : { nodeName }),
+        protocols: [...protocols].sort((a, b) => a - b),
+        addresses
+      })
+    )
+    .sort((a, b) =>
+      a.node === thisNode
+        ? -1
+        : b.node === thisNode
+          ? 1
+          : Number(a.nodeName === undefined) - Number(b.nodeName === undefined) ||
+            (a.nodeName ?? "").localeCompare(b.nodeName ?? "") ||
+            a.node.localeCompare(b.node)
+    )
 }
 
-const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): Array<string> => {
+/** `node-b (198.18.0.2)` when the node has a name, else the NODE cell as counted. */
+const nodeCell = (totals: NodeTotals): string =>
+  totals.nodeName === undefined ? totals.node : `${totals.nodeName} (${totals.node})`
+
+/** The per-node totals for --json: the raw next hop in `node`, `nodeName` (null when unknown), protocols by number and name. */
+export const nodeTotalsToJson = (nodes: ReadonlyArray<NodeTotals>, naming: ListingNames = numbersOnly) =>
+  nodes.map((n) => ({
+    node: n.node,
+    nodeName: n.nodeName ?? null,
+    protocols: n.protocols.map((protocol) => ({ protocol, name: protocolNameOf(protocol, naming) ?? null })),
+    addresses: n.addresses
+  }))
+
+/** Aligned rows: the first `textColumns` columns left-aligned, the numbers after them right-aligned. */
+const table = (
+  header: ReadonlyArray<string>,
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+  textColumns = 1
+): Array<string> => {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: ReadonlyArray<string>) =>
     cells
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .map((cell, i) => (i < textColumns ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
       .join("  ")
       .trimEnd()
   return [line(header), ...rows.map(line)]
 }
 
-/** The totals as two aligned tables (pools, then nodes), as `list` prints them under the claims. */
-export const formatTotals = (pools: ReadonlyArray<PoolTotals>, nodes: ReadonlyArray<NodeTotals>): string =>
+/**
+ * The totals as two aligned tables (pools, then nodes), as `list` prints them under the claims;
+ * with `naming`, protocols by name (`bird (12)`).
+ */
+export const formatTotals = (
+  pools: ReadonlyArray<PoolTotals>,
+  nodes: ReadonlyArray<NodeTotals>,
+  naming: ListingNames = numbersOnly
+): string =>
   [
     ...table(
       ["POOL", "ALLOCATABLE", "IN USE HERE", "IN USE ELSEWHERE", "FREE", "FREE %"],
@@ -102,7 +163,12 @@ export const formatTotals = (pools: ReadonlyArray<PoolTotals>, nodes: ReadonlyAr
     ...(nodes.length === 0
       ? ["no node holds an address here"]
       : table(
-          ["NODE (NEXT HOP)", "ADDRESSES"],
-          nodes.map((n) => [n.node, String(n.addresses)])
+          ["NODE (NEXT HOP)", "PROTOCOL", "ADDRESSES"],
+          nodes.map((n) => [
+            nodeCell(n),
+            n.protocols.map((p) => formatProtocol(p, naming)).join(", "),
+            String(n.addresses)
+          ]),
+          2
         ))
   ].join("\n")

@@ -4,6 +4,14 @@ import { isStale } from "../../domain/Ownership.ts"
 import { type Cidr, compare, contains, formatCidr, formatIp, type Ip, keyOf } from "../../domain/Ip.ts"
 import { isLegacy } from "../../domain/LegacyRoute.ts"
 import { isOurs, type Route } from "../../domain/Route.ts"
+import {
+  formatNextHop,
+  formatProtocol,
+  type ListingNames,
+  nodeNameOf,
+  numbersOnly,
+  protocolNameOf
+} from "./ListingNames.ts"
 
 /** Who holds an address according to the owner records on this node. */
 export interface ClaimOwner {
@@ -222,8 +230,13 @@ const ownerText = (owner: ClaimOwner | undefined, showNetwork: boolean): string 
 /**
  * The readable form: a header naming the network and what "ours" means, one aligned row per
  * route (an address without our route but with an owner record gets a row too), the summary line.
+ * With `naming`, a next hop shows as `node-b (198.18.0.2)` and a protocol as `bird (12)`.
  */
-export const formatTable = (listing: ClaimListing, names: DeviceNames): string => {
+export const formatTable = (
+  listing: ClaimListing,
+  names: DeviceNames,
+  naming: ListingNames = numbersOnly
+): string => {
   const showNetwork = new Set(listing.claims.flatMap((c) => (c.owner ? [c.owner.network] : []))).size > 1
   const header = ["ADDRESS", "ORIGIN", "NEXT HOP", "PROTO", "METRIC", "DEVICE", "OWNER", "PROBLEMS"]
   const rows: Array<ReadonlyArray<string>> = []
@@ -242,8 +255,8 @@ export const formatTable = (listing: ClaimListing, names: DeviceNames): string =
           ? "this node"
           : route.nextHop === undefined
             ? "-"
-            : formatIp(route.nextHop),
-        String(route.protocol),
+            : formatNextHop(route.nextHop, naming),
+        formatProtocol(route.protocol, naming),
         String(route.metric),
         device === null ? "-" : typeof device === "number" ? `#${device}` : device,
         ours ? owner : "-",
@@ -265,8 +278,15 @@ export const formatTable = (listing: ClaimListing, names: DeviceNames): string =
   return [title, "", ...body, "", formatSummary(listing.summary)].join("\n")
 }
 
-/** The machine form: one JSON-ready object (addresses as text, device as its name when known). */
-export const listingToJson = (listing: ClaimListing, names: DeviceNames) => ({
+/**
+ * The machine form: one JSON-ready object (addresses as text, device as its name when known). A
+ * route keeps its raw next hop and protocol number; `nodeName` and `protocolName` are null when unknown.
+ */
+export const listingToJson = (
+  listing: ClaimListing,
+  names: DeviceNames,
+  naming: ListingNames = numbersOnly
+) => ({
   network: listing.network ?? null,
   subnets: listing.subnets.map(formatCidr),
   protocol: listing.protocol,
@@ -277,7 +297,9 @@ export const listingToJson = (listing: ClaimListing, names: DeviceNames) => ({
     routes: claim.routes.map((route) => ({
       origin: originOf(route, listing),
       nextHop: route.nextHop === undefined ? null : formatIp(route.nextHop),
+      nodeName: route.nextHop === undefined ? null : (nodeNameOf(route.nextHop, naming) ?? null),
       protocol: route.protocol,
+      protocolName: protocolNameOf(route.protocol, naming) ?? null,
       table: route.table,
       metric: route.metric,
       device: deviceOf(route, names)

@@ -73,8 +73,8 @@ export const formatPrometheus = (input: MetricsInput): string => {
   )
   metric(
     "node_addresses_in_use",
-    'Addresses of the network routed to each node (node="this node" or its next hop).',
-    input.nodes.map((n) => [{ ...network, node: n.node }, n.addresses])
+    'Addresses of the network routed to each node (node="this node" or its next hop; node_name its name when known, else "").',
+    input.nodes.map((n) => [{ ...network, node: n.node, node_name: n.nodeName ?? "" }, n.addresses])
   )
   const s = input.summary
   metric("conflicts", "Addresses with more than one route (two nodes claim them).", [[network, s.conflicts]])

@@ -276,8 +276,26 @@ describe("list", () => {
       assert.deepStrictEqual(conflict, {
         address: "100.64.0.197",
         routes: [
-          { origin: "ours", nextHop: null, protocol: 192, table: 254, metric: 4096, device: "lo" },
-          { origin: "learned", nextHop: "198.18.0.3", protocol: 12, table: 254, metric: 32, device: "eth1" }
+          {
+            origin: "ours",
+            nextHop: null,
+            nodeName: null,
+            protocol: 192,
+            protocolName: null,
+            table: 254,
+            metric: 4096,
+            device: "lo"
+          },
+          {
+            origin: "learned",
+            nextHop: "198.18.0.3",
+            nodeName: null,
+            protocol: 12,
+            protocolName: null,
+            table: 254,
+            metric: 32,
+            device: "eth1"
+          }
         ],
         owner: { network: "pods", containerId: "c1", ifname: "eth0", pending: false },
         problems: ["conflict"]
@@ -328,9 +346,9 @@ describe("list", () => {
         }
       ])
       assert.deepStrictEqual(nodeTotals(listing), [
-        { node: "this node", addresses: 4 },
-        { node: "198.18.0.2", addresses: 1 },
-        { node: "198.18.0.3", addresses: 1 }
+        { node: "this node", protocols: [192], addresses: 4 },
+        { node: "198.18.0.2", protocols: [12], addresses: 1 },
+        { node: "198.18.0.3", protocols: [12], addresses: 1 }
       ])
     })
 
@@ -343,10 +361,10 @@ describe("list", () => {
           "100.64.0.0/24          254            3                 1   250    98.4",
           "fd00:64::/120          256            1                 0   255    99.6",
           "",
-          "NODE (NEXT HOP)  ADDRESSES",
-          "this node                4",
-          "198.18.0.2               1",
-          "198.18.0.3               1"
+          "NODE (NEXT HOP)  PROTOCOL  ADDRESSES",
+          "this node        192               4",
+          "198.18.0.2       12                1",
+          "198.18.0.3       12                1"
         ].join("\n")
       )
     })
@@ -360,8 +378,26 @@ describe("list", () => {
         heldBy: "this node and another node",
         pools: ["100.64.0.0/24"],
         routes: [
-          { origin: "ours", nextHop: null, protocol: 192, table: 254, metric: 4096, device: "lo" },
-          { origin: "learned", nextHop: "198.18.0.3", protocol: 12, table: 254, metric: 32, device: "eth1" }
+          {
+            origin: "ours",
+            nextHop: null,
+            nodeName: null,
+            protocol: 192,
+            protocolName: null,
+            table: 254,
+            metric: 4096,
+            device: "lo"
+          },
+          {
+            origin: "learned",
+            nextHop: "198.18.0.3",
+            nodeName: null,
+            protocol: 12,
+            protocolName: null,
+            table: 254,
+            metric: 32,
+            device: "eth1"
+          }
         ],
         owner: { network: "pods", containerId: "c1", ifname: "eth0", pending: false },
         problems: ["conflict"]
@@ -398,8 +434,8 @@ describe("list", () => {
         'routetable_ipam_pool_addresses{network="p\\"ods",pool="100.64.0.0/24"} 254',
         'routetable_ipam_pool_addresses_in_use{network="p\\"ods",pool="100.64.0.0/24",where="here"} 3',
         'routetable_ipam_pool_addresses_in_use{network="p\\"ods",pool="100.64.0.0/24",where="elsewhere"} 1',
-        'routetable_ipam_node_addresses_in_use{network="p\\"ods",node="this node"} 4',
-        'routetable_ipam_node_addresses_in_use{network="p\\"ods",node="198.18.0.2"} 1',
+        'routetable_ipam_node_addresses_in_use{network="p\\"ods",node="this node",node_name=""} 4',
+        'routetable_ipam_node_addresses_in_use{network="p\\"ods",node="198.18.0.2",node_name=""} 1',
         'routetable_ipam_conflicts{network="p\\"ods"} 1',
         'routetable_ipam_orphans{network="p\\"ods"} 1',
         'routetable_ipam_missing{network="p\\"ods"} 1',

@@ -74,7 +74,9 @@ describe("list with legacy routes", () => {
     assert.deepStrictEqual(json.claims[0]?.routes[0], {
       origin: "legacy",
       nextHop: null,
+      nodeName: null,
       protocol: 192,
+      protocolName: null,
       table: 254,
       metric: 0,
       device: "cni0"
@@ -107,9 +109,9 @@ describe("list with legacy routes", () => {
       }
     ])
     assert.deepStrictEqual(nodeTotals(listing), [
-      { node: "this node", addresses: 4 },
-      { node: "-", addresses: 1 },
-      { node: "198.18.0.2", addresses: 1 }
+      { node: "this node", protocols: [192], addresses: 4 },
+      { node: "-", protocols: [192], addresses: 1 },
+      { node: "198.18.0.2", protocols: [12], addresses: 1 }
     ])
   })
 

@@ -12,7 +12,7 @@ import {
   type MigrationMode
 } from "./MigrationDecision.ts"
 import type { Network } from "./Network.ts"
-import { addressLockName, type NodeLockTimeout, withNodeLock } from "./NodeLock.ts"
+import { addressLockName, type NodeLockTimeout, ownerLockName, withNodeLock } from "./NodeLock.ts"
 import { isStale, namedBy, readHoldings } from "./Ownership.ts"
 import { subnetsOf } from "./Pool.ts"
 import { isOurs, type Route } from "./Route.ts"
@@ -130,7 +130,7 @@ const remove = (
   })
 
 /**
- * Migrate one address under its node lock (addressLockName, like every path that reads records and
+ * Migrate one address under its owner's lock (when one container is known) and its node lock (addressLockName, like every path that reads records and
  * changes routes): read its routes and the records again, decide again (the plan may be stale),
  * and carry the decision out without interruption.
  */
@@ -144,27 +144,37 @@ export const migrateAddress = (
   MigrationStep,
   RouteTableError | AttachmentsError | NodeLockTimeout,
   RouteTable | Attachments | LegacyRoutes
-> =>
-  withNodeLock(
-    addressLockName(network, address),
-    Effect.gen(function* () {
-      const routes = yield* routesToHost(address)
-      const holdings = yield* readHoldings(network)
-      const decision = decideMigration({ network, address, routes, holdings, containers, ours, ...options })
-      const note =
-        decision._tag === "Adopt"
-          ? yield* adopt(network, address, decision.owner, decision.device, routes)
-          : decision._tag === "Remove"
-            ? yield* remove(address, routes)
-            : undefined
-      return {
-        address,
-        decision,
-        done: decision._tag !== "Skip",
-        ...(note === undefined ? {} : { note })
-      } satisfies MigrationStep
-    })
+> => {
+  // Adopting writes the container's record: under its owner's lock, taken before the address's
+  // (the order ADD and DEL take them in). With several or no containers nothing is written.
+  const [only] = containers
+  const ownerLocked = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    containers.length === 1 && only !== undefined
+      ? withNodeLock(ownerLockName(network, only), effect)
+      : effect
+  return ownerLocked(
+    withNodeLock(
+      addressLockName(network, address),
+      Effect.gen(function* () {
+        const routes = yield* routesToHost(address)
+        const holdings = yield* readHoldings(network)
+        const decision = decideMigration({ network, address, routes, holdings, containers, ours, ...options })
+        const note =
+          decision._tag === "Adopt"
+            ? yield* adopt(network, address, decision.owner, decision.device, routes)
+            : decision._tag === "Remove"
+              ? yield* remove(address, routes)
+              : undefined
+        return {
+          address,
+          decision,
+          done: decision._tag !== "Skip",
+          ...(note === undefined ? {} : { note })
+        } satisfies MigrationStep
+      })
+    )
   ).pipe(Effect.uninterruptible)
+}
 
 /** What a migration of one network decided and did. */
 export interface MigrationReport {

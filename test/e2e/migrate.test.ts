@@ -169,8 +169,8 @@ suite("routetable-ipam migrate (built) on a real kernel", () => {
       ])
       const table = await cli(sandbox, ["list", "--config", file])
       assert.strictEqual(table.code, 0, table.stderr)
-      assert.match(table.stdout, /\n100\.64\.0\.5 +legacy +this node +192 +0 +br0 +- +legacy\n/)
-      assert.match(table.stdout, /\nfd00:64::5 +legacy +this node +192 +1024 +br0 +- +legacy$/m)
+      assert.match(table.stdout, /\n100\.64\.0\.5 +legacy +this node +eigrp \(192\) +0 +br0 +- +legacy\n/)
+      assert.match(table.stdout, /\nfd00:64::5 +legacy +this node +eigrp \(192\) +1024 +br0 +- +legacy$/m)
       assert.include(table.stdout, "1 ours, 0 learned, 0 conflicts, 1 orphan, 0 missing, 4 legacy")
 
       const listed = JSON.parse((await cli(sandbox, ["list", "--config", file, "--json"])).stdout) as {
@@ -183,7 +183,16 @@ suite("routetable-ipam migrate (built) on a real kernel", () => {
       }
       const five = listed.claims.find((c) => c.address === "100.64.0.5")
       assert.deepStrictEqual(five?.routes, [
-        { origin: "legacy", nextHop: null, protocol: 192, table: 254, metric: 0, device: "br0" }
+        {
+          origin: "legacy",
+          nextHop: null,
+          nodeName: null,
+          protocol: 192,
+          protocolName: "eigrp",
+          table: 254,
+          metric: 0,
+          device: "br0"
+        }
       ])
       assert.deepStrictEqual(five?.problems, ["legacy"])
       assert.strictEqual(listed.summary.legacy, 4)
@@ -194,13 +203,22 @@ suite("routetable-ipam migrate (built) on a real kernel", () => {
       assert.strictEqual(one.heldBy, "this node")
       assert.deepStrictEqual(one.problems, ["legacy"])
       assert.deepStrictEqual(one.routes, [
-        { origin: "legacy", nextHop: null, protocol: 192, table: 254, metric: 1024, device: "br0" }
+        {
+          origin: "legacy",
+          nextHop: null,
+          nodeName: null,
+          protocol: 192,
+          protocolName: "eigrp",
+          table: 254,
+          metric: 1024,
+          device: "br0"
+        }
       ])
       const text = await cli(sandbox, ["list", "--config", file, "--ip", "100.64.0.7"])
       assert.include(text.stdout, "100.64.0.7: held by this node")
       assert.include(
         text.stdout,
-        "route:    legacy (the original Go plugin's, this node), protocol 192, table 254, metric 0, device br0"
+        "route:    legacy (the original Go plugin's, this node), protocol eigrp (192), table 254, metric 0, device br0"
       )
       const metrics = await cli(sandbox, ["list", "--config", file, "--prometheus"])
       assert.include(metrics.stdout.split("\n"), 'routetable_ipam_legacy{network="pods"} 4')
@@ -335,7 +353,10 @@ suite("routetable-ipam migrate (built) on a real kernel", () => {
         ]
       )
       const listed = await cli(sandbox, ["list", "--config", file])
-      assert.match(listed.stdout, /\n100\.64\.0\.5 +ours +this node +192 +4096 +br0 +shop\/web-c1 eth0\n/)
+      assert.match(
+        listed.stdout,
+        /\n100\.64\.0\.5 +ours +this node +eigrp \(192\) +4096 +br0 +shop\/web-c1 eth0\n/
+      )
       assert.include(listed.stdout, "3 ours, 0 learned, 0 conflicts, 0 orphans, 0 missing, 1 legacy")
       // running it again changes nothing
       const again = await migrateJson(sandbox, args)

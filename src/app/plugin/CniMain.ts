@@ -22,6 +22,7 @@ import { add } from "./Add.ts"
 import { check } from "./Check.ts"
 import { del } from "./Del.ts"
 import { gc } from "./Gc.ts"
+import { type EarlyRequest, logEarlyFailure } from "./EarlyFailureLog.ts"
 import { PluginAdapters, type PluginServices } from "./PluginAdapters.ts"
 import { withPluginLogger } from "./PluginLogger.ts"
 import { status } from "./Status.ts"
@@ -97,15 +98,21 @@ const versionReply = JSON.stringify(encodeVersionInfo(latestVersion, supportedVe
  */
 export const cniMain: Effect.Effect<void, ExitCode, Stdio.Stdio | PluginAdapters> = Effect.suspend(() => {
   let replyVersion: CniVersion = latestVersion
+  // what is known of the request until it decodes: a refusal before then is logged from this
+  let early: EarlyRequest | undefined = { command: "?" }
   const program = Effect.gen(function* () {
     const command = yield* readCommand
+    early = { command }
     if (command === "VERSION") return versionReply
     const env = yield* readEnv(command)
+    early = { command, containerId: env.containerId, ifname: env.ifname }
     const conf = readStdinConf(yield* readStdin())
     if (conf instanceof Error) return yield* conf
     replyVersion = conf.cniVersion
+    early = { ...early, json: conf.json }
     const request = decodeRequest(env, conf)
     if (request instanceof Error) return yield* request
+    early = undefined
     const adapters = yield* PluginAdapters
     const output = yield* runVerb(request).pipe(
       Effect.provide(adapters.layerFor(request.settings.adapters)),
@@ -117,7 +124,8 @@ export const cniMain: Effect.Effect<void, ExitCode, Stdio.Stdio | PluginAdapters
     return output === undefined ? undefined : JSON.stringify(output)
   })
   const fail = (error: CniError) =>
-    writeStdout(JSON.stringify(encodeCniError(replyVersion, error))).pipe(
+    (early === undefined ? Effect.void : logEarlyFailure(early, error)).pipe(
+      Effect.andThen(writeStdout(JSON.stringify(encodeCniError(replyVersion, error)))),
       Effect.andThen(Effect.fail(new ExitCode({ code: exitStatusOf(error.code) })))
     )
   return program.pipe(

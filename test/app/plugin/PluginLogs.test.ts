@@ -204,4 +204,56 @@ describe("plugin logs", () => {
         assert.include(readFileSync(file, "utf8"), "ADD pods r3/eth0")
       })
   )
+
+  it.effect("a request refused before its config decoded is logged too: to the config's own log file", () =>
+    Effect.gen(function* () {
+      const node = yield* makeMemoryNode()
+      const file = logFile()
+      const conf = netConf("1.0.0", { propagationTimeout: "5ms", log: { file, level: "info" } })
+      const out = yield* runCni(node, withPod("ADD", "early1"), conf)
+      assert.strictEqual(out.status, 7)
+      const logged = lines(file)
+      assert.strictEqual(logged.length, 1)
+      assert.match(logged[0]!, /level=WARN/)
+      assert.include(logged[0], "ADD refused: code 7")
+      assert.include(logged[0], "ipam.propagationTimeout")
+      assert.include(logged[0], "container=early1")
+      assert.include(logged[0], "ifname=eth0")
+    })
+  )
+
+  it.effect(
+    "a refusal whose log settings are themselves wrong (or whose stdin is no JSON) goes to stderr",
+    () =>
+      Effect.gen(function* () {
+        const node = yield* makeMemoryNode()
+        const file = logFile()
+        const written: Array<string> = []
+        const original = process.stderr.write.bind(process.stderr)
+        process.stderr.write = ((chunk: string | Uint8Array) => {
+          written.push(String(chunk))
+          return true
+        }) as typeof process.stderr.write
+        const bad = yield* Effect.ensuring(
+          Effect.all([
+            runCni(node, baseEnv("ADD", "early2"), netConf("1.0.0", { log: { file, level: "loud" } })),
+            runCni(node, baseEnv("DEL", "early3"), "{not json")
+          ]),
+          Effect.sync(() => {
+            process.stderr.write = original
+          })
+        )
+        assert.deepStrictEqual(
+          bad.map((o) => o.status),
+          [7, 6]
+        )
+        assert.isFalse(existsSync(file), "an invalid log setting is not used")
+        const text = written.join("")
+        assert.include(text, "ADD refused: code 7")
+        assert.include(text, "ipam.log.level")
+        assert.include(text, "container=early2")
+        assert.include(text, "DEL refused: code 6")
+        assert.include(text, "container=early3")
+      })
+  )
 })

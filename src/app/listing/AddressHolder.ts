@@ -1,4 +1,5 @@
 // `list --ip ADDR`: who holds one address, as this node sees it (like `calicoctl ipam show --ip`).
+import { formatPod } from "../../domain/Attachments.ts"
 import { formatIp, type Ip, keyOf } from "../../domain/Ip.ts"
 import { isOurs } from "../../domain/Route.ts"
 import type { CountedPool } from "./Capacity.ts"
@@ -52,7 +53,7 @@ export const holderOf = (
 }
 
 const ownerText = (owner: ClaimOwner): string =>
-  `${owner.network}/${owner.containerId}/${owner.ifname}${owner.pending ? " (pending: an ADD in progress or crashed)" : ""}${owner.state === undefined ? "" : ` (${owner.state} record)`}`
+  `${owner.pod === undefined ? "" : `pod ${formatPod(owner.pod)}, `}${owner.network}/${owner.containerId}/${owner.ifname}${owner.pending ? " (pending: an ADD in progress or crashed)" : ""}${owner.state === undefined ? "" : ` (${owner.state} record)`}`
 
 /** A few lines for a terminal (with `naming`: next hop as `node-b (198.18.0.2)`, protocol as `bird (12)`). */
 export const formatHolder = (

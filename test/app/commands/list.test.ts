@@ -265,6 +265,16 @@ describe("list", () => {
       assert.deepStrictEqual(claims[1]!.owner?.pod, { name: "web" })
       assert.notProperty(claims[2]!.owner, "pod")
     })
+
+    it("--ip names the pod before the container ID", () => {
+      const pools: ReadonlyArray<CountedPool> = [
+        { label: "100.64.0.0/24", allocatable: 254n, contains: (a) => contains(cidr("100.64.0.0/24"), a) }
+      ]
+      const holder = holderOf(withPods(), at("100.64.0.5"), pools)
+      assert.include(formatHolder(holder, names), `  owner:    pod shop/cart-7d9f, pods/${long}/eth0\n`)
+      const plain = holderOf(withPods(), at("100.64.0.7"), pools)
+      assert.include(formatHolder(plain, names), "  owner:    pods/plain/eth0\n")
+    })
   })
 
   describe("listingToJson", () => {

@@ -27,8 +27,11 @@ export interface BirdFabricHealthOptions {
 
 export const defaultSocket = "/run/bird/bird.ctl"
 
-/** `show status` first: its server time is then no later than the sessions' snapshot. */
-const commands = ["show status", "show protocols"] as const
+/**
+ * `show status` first: its server time is then no later than the sessions' snapshot. `all`: only
+ * its details tell a route reflector's listening `neighbor range` protocol, which never counts.
+ */
+const commands = ["show status", "show protocols all"] as const
 
 /**
  * The FabricHealth service for these options. Each `check` opens one short connection and asks
@@ -64,7 +67,7 @@ export const make = (options: BirdFabricHealthOptions = {}): FabricHealth["Servi
 }
 
 /**
- * FabricHealth asking BIRD 2's control socket for `show status` and `show protocols` on every check.
+ * FabricHealth asking BIRD 2's control socket for `show status` and `show protocols all` on every check.
  * Gotchas: BIRD must let this process connect (socket permissions; a `-s` socket per daemon); its
  * `timeformat protocol` and `timeformat base` must be named iso formats (the default `iso short ms`
  * works; `iso long ms` is what deploy/bird/bird.conf sets); without fabric health a partition

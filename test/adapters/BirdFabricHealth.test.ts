@@ -105,6 +105,22 @@ const withoutEpoch = ({ epoch: _, ...rest }: FabricReport) => rest
 
 describe("BirdFabricHealth (scripted socket)", () => {
   it.live(
+    "check - BIRD in graceful restart recovery (started with -R) is unhealthy though every session is Established: its kernel lacks the learned routes",
+    () =>
+      Effect.gen(function* () {
+        const bird = yield* fakeBird(replaying("status-protocols-all-recovering"))
+        const report = yield* check({ socket: bird.path })
+        assert.strictEqual(report.healthy, false)
+        assert.strictEqual(report.established, 2)
+        assert.strictEqual(report.required, 2)
+        assert.strictEqual(
+          report.detail,
+          "2 of 2 BGP sessions established (need all); graceful restart recovery in progress (learned routes not yet in the kernel)"
+        )
+      })
+  )
+
+  it.live(
     "check - a route reflector: its listening `neighbor range` protocol never counts; the client sessions it spawned do (one down: unhealthy)",
     () =>
       Effect.gen(function* () {

@@ -232,7 +232,12 @@ describe("bird-ready.sh", () => {
     const file = path.join(env.STUB_DIR ?? "", "bird.conf")
     fs.writeFileSync(file, config)
     const run = runScript("bird-ready.sh", { ...env, BIRD_SOCKET: "/run/test/bird.ctl", BIRD_CONFIG: file })
-    assert.deepStrictEqual(callsOf(env), ["-s /run/test/bird.ctl show protocols all"])
+    assert.deepStrictEqual(
+      callsOf(env),
+      code === 0
+        ? ["-s /run/test/bird.ctl show status", "-s /run/test/bird.ctl show protocols all"]
+        : ["-s /run/test/bird.ctl show status"]
+    )
     return { status: run.status, stdout: run.stdout.trim() }
   }
 
@@ -291,6 +296,28 @@ describe("bird-ready.sh", () => {
         status: 1,
         stdout: "1 of 2 BGP sessions Established; 1 of 2 client sessions up"
       }
+    )
+  })
+
+  it("not ready while BIRD is still in graceful restart recovery (started with -R), every session Established or not", () => {
+    const env = stub(
+      "birdc",
+      [
+        'case "$*" in',
+        '  *"show status") printf "BIRD 2.0.12\\nGraceful restart recovery in progress\\n  Waiting for 2 channels to recover\\nDaemon is up and running\\n" ;;',
+        '  *) cat "$STUB_DIR/out" ;;',
+        "esac"
+      ].join("\n")
+    )
+    const both = [...session("peer_198_18_0_1", up), ...session("peer_198_18_0_2", up)]
+    fs.writeFileSync(path.join(env.STUB_DIR ?? "", "out"), `${protocolsAll(both)}\n`)
+    const file = path.join(env.STUB_DIR ?? "", "bird.conf")
+    fs.writeFileSync(file, clientConfig)
+    const run = runScript("bird-ready.sh", { ...env, BIRD_CONFIG: file })
+    assert.strictEqual(run.status, 1)
+    assert.strictEqual(
+      run.stdout.trim(),
+      "2 of 2 BGP sessions Established; graceful restart recovery in progress"
     )
   })
 

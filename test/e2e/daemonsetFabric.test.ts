@@ -155,11 +155,16 @@ privileged("needs root, unshare and Debian's bird2 (`apt-get install bird2`)", a
 
     const claim = (n: number, address: string) => node(n).netns.run("ip", claimArgs(address))
 
-    /** The next hops node `n`'s kernel learned from BIRD for `address`, waiting up to 15 s for `count`. */
-    const learned = async (n: number, address: string, count = 1): Promise<ReadonlyArray<string>> => {
+    /** The next hops node `n`'s kernel learned from BIRD for `address`, waiting up to `attempts` × 200 ms for `count`. */
+    const learned = async (
+      n: number,
+      address: string,
+      count = 1,
+      attempts = 75
+    ): Promise<ReadonlyArray<string>> => {
       const v6 = address.includes(":")
       let hops: Array<string> = []
-      for (let i = 0; i < 75; i++) {
+      for (let i = 0; i < attempts; i++) {
         const text = await node(n).netns.run("ip", [
           ...(v6 ? ["-6"] : []),
           "route",
@@ -380,5 +385,31 @@ privileged("needs root, unshare and Debian's bird2 (`apt-get install bird2`)", a
       for (const n of [3, 4])
         assert.deepStrictEqual(await ready(node(n)), { code: 1, says: "1 of 2 BGP sessions Established" })
     }, 30_000)
+
+    it("negative control: the same fabric with ADD-PATH off hides a conflict of two clients from one of them", async () => {
+      for (const target of nodes.values()) await stopBird(target)
+      for (const n of [1, 2, 3, 4]) {
+        const text = fs.readFileSync(node(n).config, "utf8")
+        assert.include(text, "add paths on;")
+        fs.writeFileSync(node(n).config, text.replaceAll("add paths on;", "add paths off;"))
+        startBird(node(n))
+      }
+      nodes.delete(5)
+      const answers = await waitAllReady()
+      for (const n of [1, 2, 3, 4]) assert.strictEqual(answers[n]?.code, 0, JSON.stringify(answers))
+      await claim(3, "100.64.8.8")
+      await claim(4, "100.64.8.8")
+      // wait until one of them has the other's route, give the other 2 s more, then look at both
+      for (let i = 0; i < 75; i++) {
+        if ((await learned(3, "100.64.8.8", 1, 1)).length + (await learned(4, "100.64.8.8", 1, 1)).length > 0)
+          break
+      }
+      await sleep(2_000)
+      const seen3 = await learned(3, "100.64.8.8", 1, 1)
+      const seen4 = await learned(4, "100.64.8.8", 1, 1)
+      // one of the two claimants never learns the other's route: the reflectors hold one best path
+      // and never reflect it back to its originator
+      assert.strictEqual(seen3.length + seen4.length, 1, `node 3 saw ${seen3}, node 4 saw ${seen4}`)
+    }, 60_000)
   }
 )

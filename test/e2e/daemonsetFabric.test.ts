@@ -375,6 +375,57 @@ privileged("needs root, unshare and Debian's bird2 (`apt-get install bird2`)", a
       })
     }, 60_000)
 
+    it("a reflector restarted as the DaemonSet does it (bird-prestop.sh, then bird-start.sh): no client ever loses its claim; its own kernel relearns the others'", async () => {
+      const reflector = node(1)
+      const bird = reflector.bird
+      if (bird === undefined) return assert.fail("node 1's BIRD is not running")
+      let watching = true
+      const misses: Array<string> = []
+      // the reflector's own kernel (no -R): how long it lacks a client's claim, reported
+      let ownGapFrom: number | undefined
+      let ownGapMs = 0
+      const watch = (async () => {
+        for (let checks = 0; watching; checks++) {
+          for (const n of [3, 4]) {
+            const hops = await learned(n, "100.64.1.1", 1, 1)
+            if (hops.length === 0) misses.push(`node ${n} at check ${checks}`)
+          }
+          const own = (await learned(1, "100.64.3.3", 1, 1)).length > 0
+          if (!own) ownGapFrom ??= Date.now()
+          else if (ownGapFrom !== undefined) {
+            ownGapMs += Date.now() - ownGapFrom
+            ownGapFrom = undefined
+          }
+        }
+      })()
+      const exited = new Promise((resolve) => bird.once("exit", resolve))
+      const stop = await script("bird-prestop.sh", { BIRD_SOCKET: reflector.socket })
+      assert.strictEqual(stop.code, 0, stop.stdout + stop.stderr)
+      await exited
+      const restarted = Date.now()
+      startBird(reflector)
+      let back = await ready(reflector)
+      while (back.code !== 0 && Date.now() - restarted < 30_000) {
+        await sleep(200)
+        back = await ready(reflector)
+      }
+      const readyMs = Date.now() - restarted
+      assert.strictEqual(back.code, 0, back.says)
+      // the reflector's kernel holds the clients' claims again once it is ready
+      assert.deepStrictEqual(await learned(1, "100.64.3.3", 1, 5), ["198.18.0.3"])
+      const relearnedMs = Date.now() - restarted
+      await sleep(1_000)
+      watching = false
+      await watch
+      assert.deepStrictEqual(misses, [], "a client lost the reflector's claim during its restart")
+      report("reflector restarted by preStop + bird-start.sh", {
+        readyMs,
+        relearnedMs,
+        clientMisses: misses.length,
+        reflectorKernelWithoutClaimMs: ownGapMs + (ownGapFrom === undefined ? 0 : Date.now() - ownGapFrom)
+      })
+    }, 60_000)
+
     it("a reflector's BIRD gone: the other reflector and every client say not ready (negative control of the readiness script)", async () => {
       await stopBird(node(2))
       await sleep(500)

@@ -266,6 +266,12 @@ describe("deploy/kubernetes/daemonset.yaml", () => {
         "NODE_IP"
       )
       assert.deepStrictEqual(nodeIp.valueFrom, { fieldRef: { fieldPath: "status.hostIP" } })
+      const nodeIps = object(
+        array(render.env, "env").find((e) => object(e, "env").name === "NODE_IPS"),
+        "NODE_IPS"
+      )
+      // every address of the node: render-bird.sh takes its IPv6 one as the IPv6 next hop
+      assert.deepStrictEqual(nodeIps.valueFrom, { fieldRef: { fieldPath: "status.hostIPs" } })
       assert.deepStrictEqual(render.command, ["/bin/sh", "/config/render-bird.sh"])
 
       const bird = containerNamed("bird")

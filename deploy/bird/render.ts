@@ -1,4 +1,4 @@
-// Renders deploy/bird/bird.conf for one node: fills placeholders, writes the peer sessions, drops IPv6 blocks.
+// Renders deploy/bird/bird.conf for one node (fills placeholders, writes the peer sessions, drops IPv6 blocks), or for the DaemonSet to finish per node.
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
@@ -196,8 +196,8 @@ export interface DaemonSetBirdOptions {
  * The DaemonSet's ConfigMap entries `bird.conf` and `bird-reflector.conf`: the template rendered
  * with the cluster's settings, the node's addresses left as placeholders, IPv6 blocks kept between
  * their markers (render-bird.sh drops them on a node without an IPv6 address), no sessions (the
- * script appends them: a client peers with the reflectors; a reflector appends `reflector`, the
- * dynamic protocol for clients, and peers with the other reflectors). Logs go to stderr.
+ * script appends them: a client peers with the reflectors; a reflector appends `reflector`, its
+ * dynamic protocol for clients, and peers with the other reflector). Logs go to stderr.
  */
 export const renderDaemonSetBird = (
   options: DaemonSetBirdOptions,

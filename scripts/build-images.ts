@@ -15,7 +15,18 @@ export const birdExecutables = ["/usr/sbin/bird", "/usr/sbin/birdc"] as const
  * What the DaemonSet's scripts for BIRD, the node settings and the gc loop run besides BIRD
  * (deploy/kubernetes/daemonset.yaml): a POSIX shell and a few tools, from this Debian.
  */
-export const birdImageTools = ["sh", "sed", "grep", "tr", "mkdir", "dirname", "mv", "awk", "sleep"] as const
+export const birdImageTools = [
+  "sh",
+  "sed",
+  "grep",
+  "tr",
+  "mkdir",
+  "dirname",
+  "mv",
+  "rm",
+  "awk",
+  "sleep"
+] as const
 
 /** The image names; both carry the same tag. */
 export const pluginImage = "routetable-ipam"

@@ -1,4 +1,4 @@
-// Renders deploy/bird/bird.conf for one node: fills placeholders, writes the peer sessions, drops IPv6 blocks.
+// Renders deploy/bird/bird.conf for one node (fills placeholders, writes the peer sessions, drops IPv6 blocks), or for the DaemonSet to finish per node.
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
@@ -79,6 +79,35 @@ const withoutLlgr = (text: string): string => text.replace(/^# BEGIN llgr\n[\s\S
 
 const withoutLlgrMarkers = (text: string): string => text.replace(/^# (BEGIN|END) llgr\n/gm, "")
 
+/**
+ * The route reflector's dynamic BGP protocol: any node of `clientRange` may connect as a client.
+ * `families`: "ipv6" adds the IPv6 channel, "markers" wraps it in `# BEGIN ipv6`/`# END ipv6`
+ * (the DaemonSet's render-bird.sh keeps or drops it per node). Clients' claims are reflected
+ * (RTS_BGP) besides this node's own; ADD-PATH stays on (from the template), so two claimants of
+ * one address both see the conflict (LAB.md section 4).
+ */
+export const reflectorProtocol = (
+  reflector: { readonly clientRange: string; readonly clusterId: string },
+  families: "ipv4" | "ipv6" | "markers",
+  localAs: string
+): string => {
+  const channel = (family: 4 | 6) =>
+    `  ipv${family} {\n    export where (source = RTS_INHERIT || source = RTS_BGP) && net ~ POD_HOSTS${family};\n  };`
+  return [
+    "# Route reflector: any node of the range may connect as a client (dynamic BGP); the spawned",
+    '# sessions are named client1, client2, ... and the template itself stays "Passive".',
+    "protocol bgp clients from mesh {",
+    `  neighbor range ${reflector.clientRange} as ${localAs};`,
+    '  dynamic name "client";',
+    "  rr client;",
+    `  rr cluster id ${reflector.clusterId};`,
+    channel(4),
+    ...(families === "ipv6" ? [channel(6)] : []),
+    ...(families === "markers" ? ["# BEGIN ipv6", channel(6), "# END ipv6"] : []),
+    "}"
+  ].join("\n")
+}
+
 /** Render the template for one node; throws on invalid input or a placeholder left unfilled. */
 export const renderBirdConfig = (
   options: BirdConfigOptions,
@@ -111,29 +140,12 @@ export const renderBirdConfig = (
     address(peer, 4, "peer")
     return `protocol bgp peer${index + 1} from mesh {\n  neighbor ${peer} as ${localAs};\n}`
   })
-  const reflector = options.reflector
-  if (reflector !== undefined) {
-    const range = parseCidr(reflector.clientRange)
+  if (options.reflector !== undefined) {
+    const range = parseCidr(options.reflector.clientRange)
     if (Option.isNone(range) || range.value.family !== 4)
-      throw new Error(`reflector client range: "${reflector.clientRange}" is not an IPv4 prefix`)
-    address(reflector.clusterId, 4, "reflector cluster id")
-    // Clients' claims are reflected (RTS_BGP) besides this node's own; ADD-PATH stays on, so
-    // two claimants of one address both see the conflict (LAB.md section 4).
-    const channel = (family: 4 | 6) =>
-      `  ipv${family} {\n    export where (source = RTS_INHERIT || source = RTS_BGP) && net ~ POD_HOSTS${family};\n  };`
-    peers.push(
-      [
-        "# Route reflector: any node of the range may connect as a client (dynamic BGP).",
-        "protocol bgp clients from mesh {",
-        `  neighbor range ${reflector.clientRange} as ${localAs};`,
-        '  dynamic name "client";',
-        "  rr client;",
-        `  rr cluster id ${reflector.clusterId};`,
-        channel(4),
-        ...(v6 ? [channel(6)] : []),
-        "}"
-      ].join("\n")
-    )
+      throw new Error(`reflector client range: "${options.reflector.clientRange}" is not an IPv4 prefix`)
+    address(options.reflector.clusterId, 4, "reflector cluster id")
+    peers.push(reflectorProtocol(options.reflector, v6 ? "ipv6" : "ipv4", String(localAs)))
   }
   const values: Record<string, string> = {
     LOG:
@@ -151,12 +163,70 @@ export const renderBirdConfig = (
     PEERS: peers.join("\n")
   }
   const families = v6 ? withoutMarkers(template) : withoutIpv6(template)
-  const shaped =
-    options.longLivedGracefulRestart === false ? withoutLlgr(families) : withoutLlgrMarkers(families)
-  const rendered = shaped.replace(/\{\{([A-Z0-9_]+)\}\}/g, (whole, name: string) => values[name] ?? whole)
+  return fill(
+    options.longLivedGracefulRestart === false ? withoutLlgr(families) : withoutLlgrMarkers(families),
+    values
+  )
+}
+
+const fill = (template: string, values: Readonly<Record<string, string>>): string => {
+  const rendered = template.replace(/\{\{([A-Z0-9_]+)\}\}/g, (whole, name: string) => values[name] ?? whole)
   const left = rendered.match(/\{\{[A-Z0-9_]+\}\}/)
   if (left !== null) throw new Error(`template placeholder ${left[0]} has no value`)
   return rendered
+}
+
+/** What the DaemonSet's render-bird.sh fills in per node (deploy/kubernetes/daemonset.yaml). */
+export const daemonSetPlaceholders = {
+  nodeAddress: "@NODE_IP@",
+  nodeAddress6: "@NODE_IP6@",
+  clientRange: "@CLIENT_RANGE@",
+  clusterId: "@CLUSTER_ID@"
+} as const
+
+/** The cluster-wide settings of the DaemonSet's BIRD configuration (the same on every node). */
+export interface DaemonSetBirdOptions {
+  readonly podPrefixes4: ReadonlyArray<string>
+  readonly podPrefixes6: ReadonlyArray<string>
+  readonly routeProtocol?: number
+  readonly localAs?: number
+}
+
+/**
+ * The DaemonSet's ConfigMap entries `bird.conf` and `bird-reflector.conf`: the template rendered
+ * with the cluster's settings, the node's addresses left as placeholders, IPv6 blocks kept between
+ * their markers (render-bird.sh drops them on a node without an IPv6 address), no sessions (the
+ * script appends them: a client peers with the reflectors; a reflector appends `reflector`, its
+ * dynamic protocol for clients, and peers with the other reflector). Logs go to stderr.
+ */
+export const renderDaemonSetBird = (
+  options: DaemonSetBirdOptions,
+  template = readFileSync(templatePath, "utf8")
+): { readonly config: string; readonly reflector: string } => {
+  if (options.podPrefixes6.length === 0) throw new Error("at least one IPv6 pod prefix is needed")
+  // the cluster settings are checked exactly as for one node (documentation addresses stand in)
+  renderBirdConfig(
+    { routerId: "192.0.2.1", localAddress: "192.0.2.1", localAddress6: "2001:db8::1", peers: [], ...options },
+    template
+  )
+  const { nodeAddress, nodeAddress6, clientRange, clusterId } = daemonSetPlaceholders
+  const localAs = String(options.localAs ?? 64512)
+  const values: Record<string, string> = {
+    LOG: "log stderr { warning, error, fatal, bug };",
+    ROUTER_ID: nodeAddress,
+    ROUTE_PROTOCOL: String(options.routeProtocol ?? 192),
+    POD_HOSTS4: hostSet(options.podPrefixes4, 4),
+    POD_HOSTS6: hostSet(options.podPrefixes6, 6),
+    LOCAL_ADDRESS: nodeAddress,
+    LOCAL_ADDRESS6: nodeAddress6,
+    LOCAL_AS: localAs,
+    BGP_TIMERS: "  # default BGP timers",
+    PEERS: "# (render-bird.sh appends this node's sessions here)"
+  }
+  return {
+    config: fill(withoutLlgrMarkers(template), values),
+    reflector: `${reflectorProtocol({ clientRange, clusterId }, "markers", localAs)}\n`
+  }
 }
 
 const usage = `Usage: node deploy/bird/render.ts --router-id IP --address IP [--address6 IP6]

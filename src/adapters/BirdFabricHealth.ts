@@ -1,4 +1,4 @@
-// Fabric health from BIRD 2: every BGP session Established and settled, and an epoch that moves with any flap.
+// Fabric health from BIRD 2: every BGP session Established and settled, no restart recovery pending, and an epoch that moves with any flap.
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -7,7 +7,7 @@ import { FabricHealth, FabricHealthError, type FabricReport } from "../domain/Fa
 import { converse } from "./bird/ControlSocket.ts"
 import { parseProtocols, selectSessions } from "./bird/ProtocolsReply.ts"
 import { assessSessions, type EpochSnapshot, type Requirement } from "./bird/SessionEpoch.ts"
-import { parseServerTime } from "./bird/StatusReply.ts"
+import { inGracefulRestartRecovery, parseServerTime } from "./bird/StatusReply.ts"
 
 /** Where BIRD listens and what counts as healthy; every field has a default. */
 export interface BirdFabricHealthOptions {
@@ -27,8 +27,11 @@ export interface BirdFabricHealthOptions {
 
 export const defaultSocket = "/run/bird/bird.ctl"
 
-/** `show status` first: its server time is then no later than the sessions' snapshot. */
-const commands = ["show status", "show protocols"] as const
+/**
+ * `show status` first: its server time is then no later than the sessions' snapshot. `all`: only
+ * its details tell a route reflector's listening `neighbor range` protocol, which never counts.
+ */
+const commands = ["show status", "show protocols all"] as const
 
 /**
  * The FabricHealth service for these options. Each `check` opens one short connection and asks
@@ -56,7 +59,19 @@ export const make = (options: BirdFabricHealthOptions = {}): FabricHealth["Servi
       const assessed = assessSessions(sessions, now.success, requirement, reference)
       if (Result.isFailure(assessed)) return resume(Effect.fail(failure(assessed.failure)))
       reference = assessed.success.snapshot
-      resume(Effect.succeed(assessed.success.report))
+      const report = assessed.success.report
+      // recovering: the kernel does not yet hold what the sessions carry, whatever their state
+      resume(
+        Effect.succeed(
+          inGracefulRestartRecovery(status)
+            ? {
+                ...report,
+                healthy: false,
+                detail: `${report.detail}; graceful restart recovery in progress (learned routes not yet in the kernel)`
+              }
+            : report
+        )
+      )
     })
     return Effect.sync(abandon)
   })
@@ -64,7 +79,7 @@ export const make = (options: BirdFabricHealthOptions = {}): FabricHealth["Servi
 }
 
 /**
- * FabricHealth asking BIRD 2's control socket for `show status` and `show protocols` on every check.
+ * FabricHealth asking BIRD 2's control socket for `show status` and `show protocols all` on every check.
  * Gotchas: BIRD must let this process connect (socket permissions; a `-s` socket per daemon); its
  * `timeformat protocol` and `timeformat base` must be named iso formats (the default `iso short ms`
  * works; `iso long ms` is what deploy/bird/bird.conf sets); without fabric health a partition

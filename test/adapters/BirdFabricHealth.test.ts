@@ -105,6 +105,35 @@ const withoutEpoch = ({ epoch: _, ...rest }: FabricReport) => rest
 
 describe("BirdFabricHealth (scripted socket)", () => {
   it.live(
+    "check - BIRD in graceful restart recovery (started with -R) is unhealthy though every session is Established: its kernel lacks the learned routes",
+    () =>
+      Effect.gen(function* () {
+        const bird = yield* fakeBird(replaying("status-protocols-all-recovering"))
+        const report = yield* check({ socket: bird.path })
+        assert.strictEqual(report.healthy, false)
+        assert.strictEqual(report.established, 2)
+        assert.strictEqual(report.required, 2)
+        assert.strictEqual(
+          report.detail,
+          "2 of 2 BGP sessions established (need all); graceful restart recovery in progress (learned routes not yet in the kernel)"
+        )
+      })
+  )
+
+  it.live(
+    "check - a route reflector: its listening `neighbor range` protocol never counts; the client sessions it spawned do (one down: unhealthy)",
+    () =>
+      Effect.gen(function* () {
+        const bird = yield* fakeBird(replaying("status-protocols-all-reflector"))
+        const report = yield* check({ socket: bird.path })
+        assert.strictEqual(report.healthy, false)
+        assert.strictEqual(report.established, 2)
+        assert.strictEqual(report.required, 3, "peer_198_18_0_2, client1, client2; not clients")
+        assert.strictEqual(report.detail, "2 of 3 BGP sessions established (need all)")
+      })
+  )
+
+  it.live(
     "check - asks `show status` then `show protocols`; every session Established and settled: healthy",
     () =>
       Effect.gen(function* () {
@@ -117,7 +146,7 @@ describe("BirdFabricHealth (scripted socket)", () => {
           detail: "2 of 2 BGP sessions established (need all)"
         })
         assert.match(report.epoch, /^[0-9a-f]{16}$/)
-        assert.deepStrictEqual(bird.commands, ["show status", "show protocols"])
+        assert.deepStrictEqual(bird.commands, ["show status", "show protocols all"])
       })
   )
 

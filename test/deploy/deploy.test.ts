@@ -16,7 +16,7 @@ import { assertPluginBuilt, describeRun, stdoutJson } from "../e2e/support/Built
 import { addressesOn, hasBridgePlugin, makeIpamBinDir, runBridge } from "../e2e/support/BridgeClient.ts"
 import { assertOurRoutes } from "../e2e/support/KernelRoutes.ts"
 import { Netns } from "../support/Netns.ts"
-import { canUnshareNet, hasCommand, isRoot, privileged } from "../support/Privileges.ts"
+import { canUnshareNet, isRoot, privileged } from "../support/Privileges.ts"
 import { parseYamlDocuments } from "./YamlDocuments.ts"
 import { birdImage, imageTagPlaceholder, pluginImage, renderDaemonSet } from "../../scripts/build-images.ts"
 import { knobDefaults } from "../../src/adapters/cni/IpamKnobs.ts"
@@ -266,6 +266,12 @@ describe("deploy/kubernetes/daemonset.yaml", () => {
         "NODE_IP"
       )
       assert.deepStrictEqual(nodeIp.valueFrom, { fieldRef: { fieldPath: "status.hostIP" } })
+      const nodeIps = object(
+        array(render.env, "env").find((e) => object(e, "env").name === "NODE_IPS"),
+        "NODE_IPS"
+      )
+      // every address of the node: render-bird.sh takes its IPv6 one as the IPv6 next hop
+      assert.deepStrictEqual(nodeIps.valueFrom, { fieldRef: { fieldPath: "status.hostIPs" } })
       assert.deepStrictEqual(render.command, ["/bin/sh", "/config/render-bird.sh"])
 
       const bird = containerNamed("bird")
@@ -437,8 +443,8 @@ describe("deploy/kubernetes/daemonset.yaml", () => {
     assert.deepInclude(array(bird.env, "env"), { name: "TZ", value: "UTC" })
     const mounts = array(bird.volumeMounts, "mounts").map((m) => object(m, "m"))
     assert.isTrue(mounts.some((m) => m.name === "config" && m.mountPath === "/config"))
-    // BIRD starts in graceful-restart recovery, so the routes the previous one left are kept
-    assert.include(array(bird.command, "command"), "-R")
+    // bird-start.sh runs BIRD (with -R on a client: daemonsetScripts.test.ts)
+    assert.deepStrictEqual(bird.command, ["/bin/sh", "/config/bird-start.sh"])
     // the preStop has time to finish
     assert.isAtLeast(Number(podSpec().terminationGracePeriodSeconds), 20)
   })
@@ -458,42 +464,6 @@ describe("deploy/kubernetes/daemonset.yaml", () => {
       .readFileSync(env.STUB_LOG ?? "", "utf8")
       .trim()
       .split("\n")
-
-  it("bird-ready.sh: ready only when every BGP session is up and Established (and there is at least one)", () => {
-    const table = (peer2: string) =>
-      [
-        "BIRD 2.0.12 ready.",
-        "Name       Proto      Table      State  Since         Info",
-        "device1    Device     ---        up     2026-11-29 05:35:11.323  ",
-        "kernel4    Kernel     master4    up     2026-11-29 05:35:11.323  ",
-        "peer1      BGP        ---        up     2026-11-29 05:35:12.171  Established   ",
-        ...(peer2 === "" ? [] : [`peer2      BGP        ---        ${peer2}`])
-      ].join("\n")
-    const ready = (text: string, code = 0) => {
-      const env = stubBirdc(`cat "$STUB_DIR/out"; exit ${code}`)
-      fs.writeFileSync(path.join(env.STUB_DIR ?? "", "out"), `${text}\n`)
-      const run = runScript("bird-ready.sh", { ...env, BIRD_SOCKET: "/run/test/bird.ctl" })
-      assert.deepStrictEqual(callsOf(env), ["-s /run/test/bird.ctl show protocols"])
-      return { status: run.status, stdout: run.stdout.trim() }
-    }
-    assert.deepStrictEqual(ready(table("up     2026-11-29 05:35:12.136  Established   ")), {
-      status: 0,
-      stdout: "2 of 2 BGP sessions Established"
-    })
-    assert.deepStrictEqual(
-      ready(table("start  2026-11-29 05:35:14.471  Active        Socket: Connection refused")),
-      {
-        status: 1,
-        stdout: "1 of 2 BGP sessions Established"
-      }
-    )
-    assert.deepStrictEqual(ready(table("down   2026-11-29 05:35:14.471  ")), {
-      status: 1,
-      stdout: "1 of 2 BGP sessions Established"
-    })
-    assert.strictEqual(ready(table("").replace(/^peer1.*$/m, "")).status, 1, "no BGP session at all")
-    assert.strictEqual(ready("Unable to connect to server control socket", 1).status, 1, "BIRD not answering")
-  })
 
   it("bird-prestop.sh: `birdc graceful restart`, then waits until BIRD stops answering; nothing to do when BIRD is not running", () => {
     // BIRD answers `show status` twice more after the graceful restart, then is gone
@@ -517,41 +487,6 @@ describe("deploy/kubernetes/daemonset.yaml", () => {
     const none = runScript("bird-prestop.sh", gone)
     assert.strictEqual(none.status, 0)
     assert.deepStrictEqual(callsOf(gone), ["-s /run/bird/bird.ctl graceful restart"])
-  })
-
-  it("render-bird.sh: this node's address in, one BGP session per other peer, and BIRD accepts the result", () => {
-    const output = path.join(work, "etc/bird/bird.conf")
-    const files = {
-      BIRD_TEMPLATE: path.join(work, "bird.conf.template"),
-      PEERS_FILE: path.join(work, "peers")
-    }
-    fs.writeFileSync(files.BIRD_TEMPLATE, configMapData()["bird.conf"] ?? "")
-    fs.writeFileSync(files.PEERS_FILE, configMapData().peers ?? "")
-    const run = runScript("render-bird.sh", { ...files, BIRD_CONFIG: output, NODE_IP: "198.18.0.2" })
-    assert.strictEqual(run.status, 0, run.stderr)
-    const rendered = fs.readFileSync(output, "utf8")
-    assert.notInclude(rendered, "@NODE_IP@")
-    assert.include(rendered, "router id 198.18.0.2;")
-    assert.include(rendered, "local 198.18.0.2 as LOCAL_AS;")
-    const sessions = [...rendered.matchAll(/protocol bgp (\S+) from mesh \{\s*neighbor (\S+) as LOCAL_AS;/g)]
-    assert.deepStrictEqual(
-      sessions.map((m) => [m[1], m[2]]),
-      [
-        ["peer_198_18_0_1", "198.18.0.1"],
-        ["peer_198_18_0_3", "198.18.0.3"]
-      ]
-    )
-    if (hasCommand("bird")) {
-      const parsed = spawnSync("bird", ["-p", "-c", output], { encoding: "utf8" })
-      assert.strictEqual(parsed.status, 0, parsed.stderr)
-      fs.writeFileSync(`${output}.broken`, rendered.replace("add paths on;", "add pathz on;"))
-      assert.notStrictEqual(spawnSync("bird", ["-p", "-c", `${output}.broken`]).status, 0, "bird -p can fail")
-    } else {
-      console.warn("bird is not installed: the rendered configuration was not parsed by BIRD")
-    }
-    const withoutNodeIp = runScript("render-bird.sh", { ...files, BIRD_CONFIG: output })
-    assert.notStrictEqual(withoutNodeIp.status, 0)
-    assert.include(withoutNodeIp.stderr, "NODE_IP")
   })
 })
 

@@ -10,6 +10,7 @@ import { parseYamlDocuments } from "../deploy/YamlDocuments.ts"
 import { checkConflist, installedBinaryName, installedConflistName } from "../../src/app/commands/install.ts"
 import { Netns } from "../support/Netns.ts"
 import { canUnshareNet, hasCommand, isRoot, privileged } from "../support/Privileges.ts"
+import { assertPrometheusText } from "./support/PrometheusText.ts"
 import { canBuildSea, ensureSea } from "./support/SeaBuild.ts"
 
 const available =
@@ -199,6 +200,40 @@ privileged("needs root, unshare, podman, postject and Debian's bird2", available
     ])
     assert.strictEqual(version.status, 0, version.stderr)
     assert.include(version.stdout, "--grace")
+    // the metrics container: metrics-loop.sh with the image's sh, mv and rm, the installed executable,
+    // the ConfigMap's conflist; the textfile lands whole (BIRD is not running there: probe_ok 0)
+    const netDir = path.join(root, "metrics-net.d")
+    const textfile = path.join(root, "textfile")
+    fs.mkdirSync(netDir)
+    fs.mkdirSync(textfile)
+    fs.copyFileSync(
+      path.join(config, "10-routetable-ipam.conflist"),
+      path.join(netDir, "10-routetable-ipam.conflist")
+    )
+    const metrics = podman([
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      "-e",
+      "ONCE=1",
+      "-v",
+      `${config}:/config:ro`,
+      "-v",
+      `${binDir}:/host/opt/cni/bin:ro`,
+      "-v",
+      `${netDir}:/host/etc/cni/net.d:ro`,
+      "-v",
+      `${textfile}:/host/textfile`,
+      "--entrypoint",
+      "/bin/sh",
+      images.bird,
+      "/config/metrics-loop.sh"
+    ])
+    assert.strictEqual(metrics.status, 0, metrics.stderr)
+    assert.deepStrictEqual(fs.readdirSync(textfile), ["routetable-ipam.prom"], metrics.stderr)
+    const samples = assertPrometheusText(fs.readFileSync(path.join(textfile, "routetable-ipam.prom"), "utf8"))
+    assert.strictEqual(samples.find((s) => s.name === "routetable_ipam_fabric_probe_ok")?.value, 0)
     // the manifest npm run images writes names exactly the images built
     const tag = images.plugin.split(":")[1] ?? ""
     const filled = renderDaemonSet(manifest, tag)

@@ -61,7 +61,11 @@ privileged("needs root and BIRD 2 (`apt-get install bird2`)", available)(
       while (Lab.isAlive(pid!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       assert.isFalse(Lab.isAlive(pid!), "the preStop returns once BIRD has exited")
       // BIRD is gone: readiness fails; the peers still route to node 1's addresses (stale)
-      assert.notStrictEqual((await runConfigMapScript("bird-ready.sh", node(0).birdSocket)).code, 0)
+      assert.notStrictEqual(
+        (await runConfigMapScript("bird-ready.sh", node(0).birdSocket, { BIRD_CONFIG: node(0).birdConfig }))
+          .code,
+        0
+      )
       for (const index of [1, 2]) assert.deepStrictEqual(await waitLearned(node(index), hosts, 0), [])
       // another node asking for one of them meanwhile is refused: taken
       const wanted = await invoke(node(1), "ADD", dirs!.of(node(1)), "wants-kept", ipam, {
@@ -71,7 +75,15 @@ privileged("needs root and BIRD 2 (`apt-get install bird2`)", available)(
 
       // the container restarts: bird -f -R (the lab waits until every session is Established)
       await lab!.startBird(0, { graceful: true })
-      const ready = await runConfigMapScript("bird-ready.sh", node(0).birdSocket)
+      // readiness follows once BIRD's graceful restart recovery is over (its kernel synchronised)
+      const readiness = () =>
+        runConfigMapScript("bird-ready.sh", node(0).birdSocket, { BIRD_CONFIG: node(0).birdConfig })
+      let ready = await readiness()
+      for (let i = 0; i < 50 && ready.code !== 0; i++) {
+        assert.match(ready.stdout, /graceful restart recovery in progress/)
+        await sleep(200)
+        ready = await readiness()
+      }
       assert.strictEqual(ready.code, 0, ready.stdout + ready.stderr)
       assert.strictEqual(ready.stdout.trim(), "2 of 2 BGP sessions Established")
       await sleep(1_500) // past graceful recovery: stale routes refreshed, BIRD's kernel sync done

@@ -15,6 +15,12 @@ export interface ProtocolRow {
   readonly since: string
   /** Protocol-specific status; for BGP the session state first: "Established", "Active  Socket: ...". */
   readonly info: string
+  /**
+   * Set on a BGP protocol with a `neighbor range` (dynamic BGP, e.g. a route reflector's protocol
+   * for its clients): it only listens ("Passive"), never carries routes itself, and spawns one
+   * session per peer that connects. Only `show protocols all` tells (its "Neighbor range:" line).
+   */
+  readonly neighborRange?: true
 }
 
 /** How the BGP sessions that count stand. */
@@ -29,6 +35,8 @@ export interface SessionCount {
 
 const headerCode = 2002
 const rowCode = 1002
+const detailCode = 1006
+const neighborRangeLine = /^\s*Neighbor range:/
 
 // Name, protocol, table and state are single words; since and info are separated by at least two
 // spaces (since is printed "%-12s  "), while since itself may hold single spaces ("iso long").
@@ -51,7 +59,7 @@ const parseRow = (text: string): ProtocolRow | undefined => {
 
 /**
  * The rows of a `show protocols` reply, or why it is not one (an error code, no header, a bad row).
- * Lines of other codes (the details of `show protocols all`) are skipped.
+ * Of the details of `show protocols all`, only a BGP protocol's "Neighbor range:" is read.
  */
 export const parseProtocols = (reply: Reply): Result.Result<ReadonlyArray<ProtocolRow>, string> => {
   const last = reply.lines.at(-1)
@@ -63,6 +71,10 @@ export const parseProtocols = (reply: Reply): Result.Result<ReadonlyArray<Protoc
   }
   const rows: Array<ProtocolRow> = []
   for (const line of reply.lines) {
+    const last = rows.at(-1)
+    if (line.code === detailCode && last?.protocol === "BGP" && neighborRangeLine.test(line.text)) {
+      rows[rows.length - 1] = { ...last, neighborRange: true }
+    }
     if (line.code !== rowCode) continue
     const row = parseRow(line.text)
     if (row === undefined) return Result.fail(`unparsable protocol row "${line.text}"`)
@@ -75,7 +87,10 @@ export const parseProtocols = (reply: Reply): Result.Result<ReadonlyArray<Protoc
 export const isEstablished = (row: ProtocolRow): boolean =>
   row.protocol === "BGP" && row.state === "up" && row.info.split(/\s/, 1)[0] === "Established"
 
-/** The BGP sessions that count: every BGP protocol, or those named; names without a BGP protocol. */
+/**
+ * The BGP sessions that count: every BGP protocol but a `neighbor range` one (the sessions it
+ * spawns count), or those named; names without a BGP protocol.
+ */
 export interface CountedSessions {
   readonly counted: ReadonlyArray<ProtocolRow>
   /** Requested protocol names the daemon has no BGP protocol for. */
@@ -90,7 +105,7 @@ export const selectSessions = (
   rows: ReadonlyArray<ProtocolRow>,
   names?: ReadonlyArray<string>
 ): CountedSessions => {
-  const bgp = rows.filter((row) => row.protocol === "BGP")
+  const bgp = rows.filter((row) => row.protocol === "BGP" && row.neighborRange !== true)
   return {
     counted: names === undefined ? bgp : bgp.filter((row) => names.includes(row.name)),
     missing: names === undefined ? [] : names.filter((name) => !bgp.some((row) => row.name === name))

@@ -4,6 +4,11 @@
 // `timeformat protocol iso long`, a long protocol name and a disabled session. The status-protocols-*
 // conversations (`show status` then `show protocols`) come from a three-node lab: iso long ms (the
 // shipped bird.conf), a session disabled, a session re-enabled moments before; iso short ms (the default).
+// status-protocols-all-reflector: `show status`, `show protocols all` of a route reflector rendered by
+// the DaemonSet's render-bird.sh (its `neighbor range` protocol, the other reflector, two spawned
+// client sessions, one of them down moments before); status-protocols-all-recovering: a client started
+// with -R (as the DaemonSet does), both sessions Established 0.7 s before, BIRD still in graceful
+// restart recovery and none of the learned routes in its kernel yet.
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { type Reply, takeReply } from "../../../src/adapters/bird/ControlReply.ts"

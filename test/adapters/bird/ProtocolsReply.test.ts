@@ -142,4 +142,31 @@ describe("ProtocolsReply", () => {
     )
     assert.deepStrictEqual(named.missing, ["st4", "nope"])
   })
+
+  it("parseProtocols - `show protocols all` of a route reflector: its `neighbor range` protocol is marked, the sessions it spawned are not", () => {
+    const reply = fixtureReplies("status-protocols-all-reflector")[2]
+    if (reply === undefined) return assert.fail("no show protocols all reply in the fixture")
+    const rows = rowsOf(reply)
+    assert.deepStrictEqual(
+      rows.map((row) => [row.name, row.protocol, row.state, row.neighborRange ?? false]),
+      [
+        ["device1", "Device", "up", false],
+        ["kernel4", "Kernel", "up", false],
+        ["kernel6", "Kernel", "up", false],
+        ["clients", "BGP", "start", true],
+        ["peer_198_18_0_2", "BGP", "up", false],
+        ["client1", "BGP", "start", false],
+        ["client2", "BGP", "up", false]
+      ]
+    )
+    // the listening protocol never counts; the spawned sessions and the static one do
+    assert.deepStrictEqual(countSessions(rows), { established: 2, total: 3, missing: [] })
+    assert.deepStrictEqual(
+      selectSessions(rows).counted.map((row) => row.name),
+      ["peer_198_18_0_2", "client1", "client2"]
+    )
+    // negative control: without the details (plain `show protocols`) the listener would count
+    const plain = { ...reply, lines: reply.lines.filter((line) => line.code !== 1006) }
+    assert.deepStrictEqual(countSessions(rowsOf(plain)), { established: 2, total: 4, missing: [] })
+  })
 })

@@ -1,7 +1,7 @@
 // Tests of reading BIRD's own clock from `show status` replies captured from a real BIRD 2.0.12.
 import { assert, describe, it } from "@effect/vitest"
 import * as Result from "effect/Result"
-import { parseServerTime } from "../../../src/adapters/bird/StatusReply.ts"
+import { inGracefulRestartRecovery, parseServerTime } from "../../../src/adapters/bird/StatusReply.ts"
 import { fixtureReplies } from "./Fixtures.ts"
 
 describe("StatusReply", () => {
@@ -42,5 +42,14 @@ describe("StatusReply", () => {
       parseServerTime({ lines: [{ code: 1011, text: "Current server time is 1764394337" }], code: 13 }),
       Result.fail('unreadable server time "1764394337" (use a named iso `timeformat base`)')
     )
+  })
+
+  it("inGracefulRestartRecovery - a BIRD started with -R still recovering; not once it is done, nor a fresh start", () => {
+    const [, recovering] = fixtureReplies("status-protocols-all-recovering")
+    const [, done] = fixtureReplies("status-protocols-established")
+    const [, reflector] = fixtureReplies("status-protocols-all-reflector")
+    assert.isTrue(recovering !== undefined && inGracefulRestartRecovery(recovering))
+    assert.isFalse(done === undefined || inGracefulRestartRecovery(done))
+    assert.isFalse(reflector === undefined || inGracefulRestartRecovery(reflector))
   })
 })

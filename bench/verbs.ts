@@ -1,0 +1,48 @@
+// `node bench/verbs.ts [--no-burst] [--burst-only]`: per-verb cost, CPU and RSS per ADD, and the 64-pod burst, against `node -e 0`.
+import * as fs from "node:fs"
+import { bundleFile, installedCopy, seaFile } from "./startupTable.ts"
+import { type Form, formatBurstTable, formatVerbTable, measureBurst, measureVerbs } from "./verbCost.ts"
+
+const runs = Number(process.env.RUNS ?? 13)
+const burstRounds = Number(process.env.BURST_ROUNDS ?? 3)
+const args = process.argv.slice(2)
+
+/** The issue's bound on peak RSS per ADD: no higher than before the work (63-72 MB, read as MiB). */
+export const rssTargetMb = 72
+
+/** Runs the verb and burst tables for the built forms and prints them as Markdown. */
+export const verbTables = async (options: {
+  readonly verbs: boolean
+  readonly burst: boolean
+}): Promise<string> => {
+  const bundle = fs.existsSync(bundleFile) ? installedCopy(bundleFile) : undefined
+  try {
+    const forms: Array<Form> = [
+      ...(fs.existsSync(seaFile) ? [{ name: "SEA", file: seaFile, target: 1.5 }] : []),
+      ...(bundle === undefined ? [] : [{ name: "bundle", file: bundle.file, target: 2 }])
+    ]
+    const out: Array<string> = []
+    if (options.verbs) {
+      process.stderr.write(`measuring: per-verb cost, ${runs} rounds ...\n`)
+      out.push(formatVerbTable(await measureVerbs(forms, runs), runs, rssTargetMb))
+    }
+    if (options.burst) {
+      process.stderr.write(`measuring: 64-pod burst, ${burstRounds} rounds per form ...\n`)
+      const rows = []
+      for (const form of forms) rows.push(...(await measureBurst(form, 64, 250, burstRounds)))
+      out.push(formatBurstTable(rows))
+    }
+    return out.join("\n\n")
+  } finally {
+    bundle?.remove()
+  }
+}
+
+if (import.meta.main) {
+  console.log(
+    `node ${process.version}, ${new Date().toISOString()}, ${(await import("node:os")).cpus().length} CPUs`
+  )
+  console.log(
+    await verbTables({ verbs: !args.includes("--burst-only"), burst: !args.includes("--no-burst") })
+  )
+}

@@ -1,5 +1,6 @@
 // Bundles src/app/main.ts into dist/routetable-ipam: one minified file with a shebang and the netlink addon inside.
 import { spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -98,6 +99,10 @@ export const bundleOptions = (options: {
   plugins: [netlinkAddonPlugin(options.addonSource)],
   define: {
     __RTIPAM_BUILD_COMMIT__: JSON.stringify(buildCommit()),
+    // names the one verified copy of the addon both forms keep (src/app/nativeAddon/loadNativeAddon.ts)
+    __RTIPAM_NETLINK_ADDON_ID__: JSON.stringify(
+      createHash("sha256").update(fs.readFileSync(netlinkAddonFile)).digest("hex").slice(0, 16)
+    ),
     // `routetable-ipam install` writes this conflist when given none (src/app/commands/install.ts)
     __RTIPAM_SHIPPED_CONFLIST__: JSON.stringify(
       fs.readFileSync(path.join(projectRoot, "deploy/cni/bridge-ipv4.conflist"), "utf8")

@@ -158,10 +158,13 @@ export const wrapProgram = (program: string): string =>
 /** The child that compiles the program as bundleMain.ts does, runs it, and writes its code cache at exit. */
 const cacheMakerScript = [
   'const fs = require("node:fs"), vm = require("node:vm")',
-  "const [source, cache] = process.argv.slice(1)",
+  "const [source, cache, addon] = process.argv.slice(1)",
   'const script = new vm.Script(fs.readFileSync(source, "utf8"), { filename: source })',
   "process.on('exit', () => fs.writeFileSync(cache, script.createCachedData()))",
-  "script.runInThisContext()(module.exports, require, module, source, require('node:path').dirname(source))"
+  // outside a single executable node:sea has no assets: the SEA program's addon loader gets the file's bytes
+  "const sea = { getRawAsset: () => { const b = fs.readFileSync(addon); return b.buffer.slice(b.byteOffset, b.byteOffset + b.length) } }",
+  "const host = (id) => (id === 'node:sea' || id === 'sea' ? sea : require(id))",
+  "script.runInThisContext()(module.exports, host, module, source, require('node:path').dirname(source))"
 ].join("\n")
 
 /**
@@ -192,11 +195,12 @@ const trainWithAdd = (node: string, source: string, cache: string, work: string)
       "-rn",
       "sh",
       "-c",
-      'ip link set lo up && exec "$0" -e "$1" "$2" "$3"',
+      'ip link set lo up && exec "$0" -e "$1" "$2" "$3" "$4"',
       node,
       cacheMakerScript,
       source,
-      cache
+      cache,
+      netlinkAddonFile
     ],
     {
       env: {
@@ -212,7 +216,12 @@ const trainWithAdd = (node: string, source: string, cache: string, work: string)
       timeout: 60_000
     }
   )
-  if (run.status !== 0 || !run.stdout.includes('"ips"') || !fs.existsSync(cache)) return undefined
+  if (run.status !== 0 || !run.stdout.includes('"ips"') || !fs.existsSync(cache)) {
+    process.stderr.write(
+      `code cache: the training ADD did not succeed (${run.status}: ${run.stdout}${run.stderr.slice(0, 500)}), caching the CNI core's start only\n`
+    )
+    return undefined
+  }
   return fs.readFileSync(cache)
 }
 
@@ -234,7 +243,7 @@ export const makeCodeCache = (wrappedProgram: string, node: string = process.exe
       if (trained !== undefined) return trained
     }
     fs.rmSync(cache, { force: true })
-    const run = spawnSync(node, ["-e", cacheMakerScript, source, cache], {
+    const run = spawnSync(node, ["-e", cacheMakerScript, source, cache, netlinkAddonFile], {
       env: { PATH: process.env.PATH ?? "", CNI_COMMAND: "ADD" },
       stdio: ["ignore", "pipe", "pipe"],
       encoding: "utf8",

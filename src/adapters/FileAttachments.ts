@@ -1,4 +1,5 @@
 // Owner records as files: one JSON file per attachment under <dataDir>/<network>/, replaced atomically.
+import { readdirSync, readFileSync } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
@@ -346,6 +347,21 @@ const removeRecord = async (path: string): Promise<void> => {
   await removeEmptyDirectories([dir])
 }
 
+/**
+ * Read a record file at once (blocking); undefined when it does not exist. `list` reads every
+ * record of a network on each claim step and release: a blocking read of a small file costs
+ * ~20 us, where a promise read (open, fstat, read, close on the thread pool, one fiber each)
+ * cost ~0.5 ms per record in ADD's CPU profile, which a node of 64 pods paid on every call.
+ */
+const readIfPresentNow = (path: string): string | undefined => {
+  try {
+    return readFileSync(path, "utf8")
+  } catch (cause) {
+    if (codeOf(cause) === "ENOENT") return undefined
+    throw cause
+  }
+}
+
 /** Read a file; undefined when it does not exist. */
 const readIfPresent = async (path: string): Promise<string | undefined> => {
   try {
@@ -396,10 +412,10 @@ export const make = (dataDir: string): Attachments["Service"] =>
       ),
     list: (network) =>
       Effect.flatMap(networkDir(dataDir, "list", network), (dir) =>
-        Effect.tryPromise({
-          try: async () => {
+        Effect.try({
+          try: () => {
             try {
-              return await Fs.readdir(dir)
+              return readdirSync(dir)
             } catch (cause) {
               if (codeOf(cause) === "ENOENT") return []
               throw cause
@@ -408,29 +424,29 @@ export const make = (dataDir: string): Attachments["Service"] =>
           catch: ioError("list", dir)
         }).pipe(
           Effect.tap((names) => removeStaleTemporaries(dir, names)),
-          Effect.flatMap((names) =>
-            Effect.forEach(
-              names.filter(isRecordName),
-              (name) => {
-                const path = Path.join(dir, name)
-                return Effect.tryPromise({
-                  try: () => readIfPresent(path),
-                  catch: ioError("list", path)
-                }).pipe(
-                  Effect.flatMap((text) => {
-                    // removed since readdir: not a record any more
-                    if (text === undefined) return Effect.succeed(undefined)
-                    const record = decodeRecord(text)
-                    const problem = typeof record === "string" ? record : misfiled(record, network, name)
-                    if (problem === undefined) return Effect.succeed(record as Attachment)
-                    return Effect.as(quarantine(path, problem), undefined)
-                  })
-                )
-              },
-              { concurrency: 16 }
+          Effect.flatMap((names) => {
+            const records: Array<Attachment> = []
+            const corrupt: Array<{ readonly path: string; readonly problem: string }> = []
+            for (const name of names.filter(isRecordName)) {
+              const path = Path.join(dir, name)
+              let text: string | undefined
+              try {
+                text = readIfPresentNow(path)
+              } catch (cause) {
+                return Effect.fail(ioError("list", path)(cause))
+              }
+              // removed since readdir: not a record any more
+              if (text === undefined) continue
+              const record = decodeRecord(text)
+              const problem = typeof record === "string" ? record : misfiled(record, network, name)
+              if (problem === undefined) records.push(record as Attachment)
+              else corrupt.push({ path, problem })
+            }
+            return Effect.as(
+              Effect.forEach(corrupt, ({ path, problem }) => quarantine(path, problem), { discard: true }),
+              records.sort(byContainerThenIfname)
             )
-          ),
-          Effect.map((records) => records.filter((r) => r !== undefined).sort(byContainerThenIfname))
+          })
         )
       ),
     quarantined: (network) =>

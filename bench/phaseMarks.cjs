@@ -20,7 +20,9 @@ const OriginalScript = vm.Script
 vm.Script = function Script(source, options) {
   mark("outer file read + compiled, program compile starts")
   const script = new OriginalScript(source, options)
-  mark(`program compiled (code cache ${script.cachedDataRejected === true ? "REJECTED" : options?.cachedData ? "accepted" : "none"})`)
+  mark(
+    `program compiled (code cache ${script.cachedDataRejected === true ? "REJECTED" : options?.cachedData ? "accepted" : "none"})`
+  )
   const run = script.runInThisContext.bind(script)
   script.runInThisContext = (...args) => {
     const fn = run(...args)

@@ -1,5 +1,7 @@
 // `node bench/verbs.ts [--no-burst] [--burst-only]`: per-verb cost, CPU and RSS per ADD, and the 64-pod burst, against `node -e 0`.
+// BEFORE_DIR=<dir> adds the forms built from an older commit (its routetable-ipam and routetable-ipam-linux-x64) to the same run.
 import * as fs from "node:fs"
+import * as path from "node:path"
 import { bundleFile, installedCopy, seaFile } from "./startupTable.ts"
 import { type Form, formatBurstTable, formatVerbTable, measureBurst, measureVerbs } from "./verbCost.ts"
 
@@ -16,9 +18,15 @@ export const verbTables = async (options: {
   readonly burst: boolean
 }): Promise<string> => {
   const bundle = fs.existsSync(bundleFile) ? installedCopy(bundleFile) : undefined
+  const beforeDir = process.env.BEFORE_DIR
+  const beforeSea = beforeDir === undefined ? undefined : path.join(beforeDir, path.basename(seaFile))
+  const beforeBundle =
+    beforeDir === undefined ? undefined : installedCopy(path.join(beforeDir, path.basename(bundleFile)))
   try {
     const forms: Array<Form> = [
+      ...(beforeSea === undefined ? [] : [{ name: "SEA before", file: beforeSea, target: 1.5 }]),
       ...(fs.existsSync(seaFile) ? [{ name: "SEA", file: seaFile, target: 1.5 }] : []),
+      ...(beforeBundle === undefined ? [] : [{ name: "bundle before", file: beforeBundle.file, target: 2 }]),
       ...(bundle === undefined ? [] : [{ name: "bundle", file: bundle.file, target: 2 }])
     ]
     const out: Array<string> = []
@@ -35,6 +43,7 @@ export const verbTables = async (options: {
     return out.join("\n\n")
   } finally {
     bundle?.remove()
+    beforeBundle?.remove()
   }
 }
 

@@ -1,4 +1,4 @@
-// Preloaded with `node -r` by bench/phases.ts: marks where one CNI call spends its wall time and CPU, printed to fd 3 at exit.
+// Preloaded with `node -r` by bench/phases.ts: marks where one CNI call spends its wall time and CPU, one JSON line on stderr at exit.
 "use strict"
 const fs = require("node:fs")
 const vm = require("node:vm")
@@ -14,7 +14,7 @@ const mark = (name) => {
 // Node's own start: everything before this preload ran (bootstrap, options, pre-execution)
 mark("node started (preload runs)")
 
-const totals = { fsync: 0, fsyncs: 0, lockWait: 0, locks: 0, timers: 0 }
+const totals = { fsync: 0, fsyncs: 0, lockWait: 0, locks: 0 }
 
 const OriginalScript = vm.Script
 vm.Script = function Script(source, options) {
@@ -35,13 +35,28 @@ vm.Script = function Script(source, options) {
   return script
 }
 
+// the CNI core reads stdin through process.stdin (a pipe) or fs.read (a file): mark the first of either
 let stdinSeen = false
+const stdinMark = () => {
+  if (stdinSeen) return
+  stdinSeen = true
+  mark("CNI core loaded and started: stdin read begins")
+}
+const stdinDescriptor = Object.getOwnPropertyDescriptor(process, "stdin")
+if (stdinDescriptor?.get !== undefined) {
+  const get = stdinDescriptor.get
+  Object.defineProperty(process, "stdin", {
+    configurable: true,
+    enumerable: stdinDescriptor.enumerable,
+    get() {
+      stdinMark()
+      return get.call(process)
+    }
+  })
+}
 const originalRead = fs.read
 fs.read = function (fd, ...rest) {
-  if (fd === 0 && !stdinSeen) {
-    stdinSeen = true
-    mark("CNI core loaded and started: stdin read begins")
-  }
+  if (fd === 0) stdinMark()
   return originalRead.call(this, fd, ...rest)
 }
 
@@ -82,18 +97,8 @@ net.Server.prototype.listen = function (...args) {
   return originalListen.apply(this, args)
 }
 
-const originalSetTimeout = globalThis.setTimeout
-globalThis.setTimeout = function (callback, ms, ...rest) {
-  if (typeof ms === "number" && ms >= 15 && ms < 60_000) totals.timers += ms
-  return originalSetTimeout.call(this, callback, ms, ...rest)
-}
-
 process.on("exit", () => {
   mark("exit")
   const out = { marks, totals }
-  try {
-    fs.writeSync(3, `${JSON.stringify(out)}\n`)
-  } catch {
-    // no fd 3: nothing to report to
-  }
+  fs.writeSync(2, `\n${JSON.stringify(out)}\n`)
 })

@@ -12,6 +12,7 @@ import {
   ownerKeyOf,
   readHoldings,
   releaseOnBehalf,
+  sameRecord,
   releaseOrphans
 } from "./Ownership.ts"
 import { rangeOf, subnetsOf } from "./Pool.ts"
@@ -134,10 +135,24 @@ export const collectGarbage = (network: Network, request: CollectionRequest) =>
         Effect.sync(() => errors.push(`${record.containerId}/${record.ifname}: ${e.message}`)).pipe(
           Effect.as(false)
         )
+      // The plan was made on records read without any lock: an ADD may have confirmed its
+      // candidate since (a pending record became complete). Each address is released only while
+      // the record, read again under that address's lock, is still the one planned on; a record
+      // rewritten since is left to the next collection (never a successful ADD's route).
+      const unchanged = (record: Attachment) => (current: Attachment) => sameRecord(current, record)
+      const removeIfUnchanged = (record: Attachment) =>
+        Effect.flatMap(store.get(record), (current) =>
+          current === undefined || sameRecord(current, record)
+            ? Effect.as(store.remove(record), true)
+            : Effect.succeed(false)
+        )
       for (const record of plan.release) {
-        const done = yield* releaseOnBehalf(network.name, record, namedBy(record)).pipe(
-          Effect.andThen(store.remove(record)),
-          Effect.as(true),
+        const done = yield* releaseOnBehalf(network.name, record, namedBy(record), {
+          onlyIf: unchanged(record)
+        }).pipe(
+          Effect.flatMap(({ changed }) =>
+            changed.length > 0 ? Effect.succeed(false) : removeIfUnchanged(record)
+          ),
           Effect.catch(failed(record))
         )
         if (done) releasedAttachments.push(record)

@@ -83,9 +83,25 @@ export const readHoldings = (network: string): Effect.Effect<Holdings, Attachmen
 export interface Released {
   /** Addresses whose route of ours was released (or already absent). */
   readonly released: ReadonlyArray<Ip>
-  /** Addresses kept: the record does not name them, or another record (or a quarantined one) does. */
+  /** Addresses kept: the record does not name them, or another record (or a quarantined one) does, or `onlyIf` refused. */
   readonly kept: ReadonlyArray<Ip>
+  /** Of `kept`: those whose record, read again under the lock, `onlyIf` refused (it was rewritten since the caller read it). */
+  readonly changed: ReadonlyArray<Ip>
 }
+
+const sameAddresses = (a: ReadonlyArray<Ip>, b: ReadonlyArray<Ip>): boolean =>
+  a.length === b.length && a.every((x, i) => keyOf(x) === keyOf(b[i] ?? x) && b[i] !== undefined)
+
+/**
+ * Whether two reads of one owner's record are the same write: same boot, same stamp, same
+ * addresses and pending candidates. A GC that planned on one read releases only while this holds
+ * (an ADD that confirmed its candidate since then rewrote the record).
+ */
+export const sameRecord = (a: Attachment, b: Attachment): boolean =>
+  a.boot === b.boot &&
+  a.writtenAt === b.writtenAt &&
+  sameAddresses(a.addresses, b.addresses) &&
+  sameAddresses(a.pending, b.pending)
 
 /**
  * THE release rule (DESIGN.md invariants 1-3). Release `addresses` on behalf of the record of
@@ -94,12 +110,14 @@ export interface Released {
  * released for it. Does not change the record: the caller writes what is left.
  *
  * Each address is decided and released under its own node lock (addressLockName), with the
- * records read again under that lock.
+ * records read again under that lock. With `onlyIf`, an address is released only while the
+ * owner's record, as read under that lock, passes it (GC: the record it planned on, unchanged).
  */
 export const releaseOnBehalf = (
   network: string,
   owner: AttachmentKey,
-  addresses: ReadonlyArray<Ip>
+  addresses: ReadonlyArray<Ip>,
+  options?: { readonly onlyIf?: (current: Attachment) => boolean }
 ): Effect.Effect<Released, RouteTableError | AttachmentsError | NodeLockTimeout, RouteTable | Attachments> =>
   Effect.gen(function* () {
     const table = yield* RouteTable
@@ -107,8 +125,9 @@ export const releaseOnBehalf = (
     const self = ownerKeyOf(owner)
     const released: Array<Ip> = []
     const kept: Array<Ip> = []
+    const changed: Array<Ip> = []
     for (const address of addresses) {
-      const freed = yield* withNodeLock(
+      const outcome = yield* withNodeLock(
         addressLockName(network, address),
         Effect.gen(function* () {
           const holdings = yield* readHoldings(network)
@@ -117,15 +136,17 @@ export const releaseOnBehalf = (
             record !== undefined &&
             !isStale(record, holdings.boot) &&
             namedBy(record).some((a) => keyOf(a) === keyOf(address))
-          if (!mine || heldByOther(holdings, address, self)) return false
+          if (!mine || heldByOther(holdings, address, self)) return "kept" as const
+          if (options?.onlyIf !== undefined && !options.onlyIf(record)) return "changed" as const
           yield* table.release(address)
-          return true
+          return "released" as const
         })
       ).pipe(Effect.uninterruptible)
-      if (freed) released.push(address)
+      if (outcome === "released") released.push(address)
       else kept.push(address)
+      if (outcome === "changed") changed.push(address)
     }
-    return { released, kept }
+    return { released, kept, changed }
   })
 
 /**

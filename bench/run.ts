@@ -1,4 +1,4 @@
-// `npm run bench`: ADD under a nearly full table and VERSION cold start, printed as tables with ratios.
+// `npm run bench`: ADD under a nearly full table, cold start, every verb and a 64-pod burst, as tables with ratios to `node -e 0`.
 import { median, measureScenario, type ScenarioResult, scenarios } from "./addUnderLoad.ts"
 import {
   formatAddCostTable,
@@ -6,6 +6,7 @@ import {
   measureAddFixedCost,
   measureStartup
 } from "./startupTable.ts"
+import { verbTables } from "./verbs.ts"
 
 const runs = Number(process.env.RUNS ?? 10)
 const waitMs = 250
@@ -44,8 +45,10 @@ const main = async () => {
   process.stderr.write("measuring: ADD fixed cost of each shipped form ...\n")
   console.log("\nADD fixed cost per shipped form (empty /16, private namespace)")
   console.log(formatAddCostTable(await measureAddFixedCost(runs, waitMs), waitMs))
+  console.log("\nEvery verb and the 64-pod burst (issue 10), against `node -e 0` in the same run")
+  console.log(await verbTables({ verbs: true, burst: true }))
   console.log(
-    "\nTargets: every ADD ratio <= 1.3 and VERSION median <= 150 ms (issue 2); VERSION <= 1.5x the floor (issue 5)."
+    "\nTargets: every ADD ratio <= 1.3 and VERSION median <= 150 ms (issue 2); VERSION <= 1.5x the floor (issue 5); per verb <= 1.5x (SEA) / 2x (bundle), burst within W + 1.5 s / 1.5 s, RSS <= 72 MiB (issue 10)."
   )
 }
 

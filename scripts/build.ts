@@ -1,5 +1,6 @@
 // Bundles src/app/main.ts into dist/routetable-ipam: one minified file with a shebang and the netlink addon inside.
 import { spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -98,6 +99,10 @@ export const bundleOptions = (options: {
   plugins: [netlinkAddonPlugin(options.addonSource)],
   define: {
     __RTIPAM_BUILD_COMMIT__: JSON.stringify(buildCommit()),
+    // names the one verified copy of the addon both forms keep (src/app/nativeAddon/loadNativeAddon.ts)
+    __RTIPAM_NETLINK_ADDON_ID__: JSON.stringify(
+      createHash("sha256").update(fs.readFileSync(netlinkAddonFile)).digest("hex").slice(0, 16)
+    ),
     // `routetable-ipam install` writes this conflist when given none (src/app/commands/install.ts)
     __RTIPAM_SHIPPED_CONFLIST__: JSON.stringify(
       fs.readFileSync(path.join(projectRoot, "deploy/cni/bridge-ipv4.conflist"), "utf8")
@@ -150,11 +155,82 @@ export const bundleProgram = async (options: {
 export const wrapProgram = (program: string): string =>
   `(function (exports, require, module, __filename, __dirname) {${program}\n})`
 
+/** The child that compiles the program as bundleMain.ts does, runs it, and writes its code cache at exit. */
+const cacheMakerScript = [
+  'const fs = require("node:fs"), vm = require("node:vm")',
+  "const [source, cache, addon] = process.argv.slice(1)",
+  'const script = new vm.Script(fs.readFileSync(source, "utf8"), { filename: source })',
+  "process.on('exit', () => fs.writeFileSync(cache, script.createCachedData()))",
+  // outside a single executable node:sea has no assets: the SEA program's addon loader gets the file's bytes
+  "const sea = { getRawAsset: () => { const b = fs.readFileSync(addon); return b.buffer.slice(b.byteOffset, b.byteOffset + b.length) } }",
+  "const host = (id) => (id === 'node:sea' || id === 'sea' ? sea : require(id))",
+  "script.runInThisContext()(module.exports, host, module, source, require('node:path').dirname(source))"
+].join("\n")
+
+/**
+ * The training run: one real ADD (W = 20 ms, the smallest accepted) of the program, inside a
+ * private network namespace of its own (`unshare -rn`: the build never touches the host's routes)
+ * with a throw-away data directory. Everything ADD runs is then compiled: config decode, the
+ * claim protocol, netlink, the record store, the lock (about 2/3 of ADD's CPU was compiling
+ * functions the start-only cache did not hold). Undefined when no private namespace can be made
+ * (no `unshare`, user namespaces disabled) or the ADD did not succeed: the caller falls back.
+ */
+const trainWithAdd = (node: string, source: string, cache: string, work: string): Buffer | undefined => {
+  const dataDir = path.join(work, "data")
+  const config = JSON.stringify({
+    cniVersion: "1.1.0",
+    name: "codecache",
+    type: "routetable-ipam",
+    ipam: {
+      type: "routetable-ipam",
+      ranges: [[{ subnet: "100.64.0.0/24" }]],
+      propagationTimeout: "20ms",
+      dataDir
+    }
+  })
+  // lo up first: the claim's host route points at lo
+  const run = spawnSync(
+    "unshare",
+    [
+      "-rn",
+      "sh",
+      "-c",
+      'ip link set lo up && exec "$0" -e "$1" "$2" "$3" "$4"',
+      node,
+      cacheMakerScript,
+      source,
+      cache,
+      netlinkAddonFile
+    ],
+    {
+      env: {
+        PATH: process.env.PATH ?? "",
+        CNI_COMMAND: "ADD",
+        CNI_CONTAINERID: "codecache",
+        CNI_NETNS: "/proc/self/ns/net",
+        CNI_IFNAME: "eth0",
+        CNI_PATH: "/opt/cni/bin"
+      },
+      input: config,
+      encoding: "utf8",
+      timeout: 60_000
+    }
+  )
+  if (run.status !== 0 || !run.stdout.includes('"ips"') || !fs.existsSync(cache)) {
+    process.stderr.write(
+      `code cache: the training ADD did not succeed (${run.status}: ${run.stdout}${run.stderr.slice(0, 500)}), caching the CNI core's start only\n`
+    )
+    return undefined
+  }
+  return fs.readFileSync(cache)
+}
+
 /**
  * Makes the V8 code cache of `wrappedProgram` with `node`: a child compiles it as bundleMain.ts
- * does and runs it as `CNI_COMMAND=ADD` with every other CNI variable missing, so the whole CNI
- * core loads and starts, then fails with code 4 before any adapter (no netlink, no files); at exit
- * the cache holds every function compiled so far. Throws unless the child ended exactly so.
+ * does, runs it, and at exit writes every function compiled so far. First choice: a real ADD in
+ * a private namespace (`trainWithAdd`). Else (no user namespaces) the CNI core's start only:
+ * `CNI_COMMAND=ADD` with every other CNI variable missing loads and starts the whole core, then
+ * fails with code 4 before any adapter. Throws unless the fallback child ended exactly so.
  */
 export const makeCodeCache = (wrappedProgram: string, node: string = process.execPath): Buffer => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "routetable-ipam-cache-"))
@@ -162,14 +238,12 @@ export const makeCodeCache = (wrappedProgram: string, node: string = process.exe
     const source = path.join(work, "program.js")
     const cache = path.join(work, "program.cache")
     fs.writeFileSync(source, wrappedProgram)
-    const child = [
-      'const fs = require("node:fs"), vm = require("node:vm")',
-      "const [source, cache] = process.argv.slice(1)",
-      'const script = new vm.Script(fs.readFileSync(source, "utf8"), { filename: source })',
-      "process.on('exit', () => fs.writeFileSync(cache, script.createCachedData()))",
-      "script.runInThisContext()(module.exports, require, module, source, require('node:path').dirname(source))"
-    ].join("\n")
-    const run = spawnSync(node, ["-e", child, source, cache], {
+    if (process.env.RTIPAM_CODE_CACHE_TRAINING !== "start") {
+      const trained = trainWithAdd(node, source, cache, work)
+      if (trained !== undefined) return trained
+    }
+    fs.rmSync(cache, { force: true })
+    const run = spawnSync(node, ["-e", cacheMakerScript, source, cache, netlinkAddonFile], {
       env: { PATH: process.env.PATH ?? "", CNI_COMMAND: "ADD" },
       stdio: ["ignore", "pipe", "pipe"],
       encoding: "utf8",

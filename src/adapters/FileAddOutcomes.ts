@@ -1,5 +1,4 @@
 // ADD outcome counters in `<dataDir>/<network>/.counters.json`, replaced atomically (write a temporary file, rename).
-import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
@@ -13,7 +12,7 @@ import {
   sumOutcomes
 } from "../domain/AddOutcomes.ts"
 import { checkNetworkName } from "../domain/ContainerId.ts"
-import { makeDirectories } from "./FileAttachments.ts"
+import { makeDirectories, temporarySuffix } from "./FileAttachments.ts"
 
 /** The file's name inside a network's directory (a dot name: never read as an owner record). */
 export const countersFileName = ".counters.json"
@@ -60,7 +59,7 @@ export const make = (dataDir: string): AddOutcomesService => {
           const next = sumOutcomes(parseCounters(await readText(file)), delta)
           // not mkdir -p: Node's loops forever where a parent answers ENOENT though it exists (/proc)
           await makeDirectories(Path.dirname(file))
-          const temp = `${file}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`
+          const temp = `${file}.tmp-${process.pid}-${temporarySuffix()}`
           try {
             const handle = await Fs.open(temp, "wx", 0o600)
             try {

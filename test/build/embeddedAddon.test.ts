@@ -1,4 +1,4 @@
-// The netlink addon embedded in the bundle: loaded lazily from a private temp copy, wherever the file is.
+// The netlink addon embedded in the bundle: loaded lazily from one kept, verified copy, wherever the file is.
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, it } from "@effect/vitest"
@@ -49,7 +49,7 @@ privileged("needs `unshare -rn`", canUnshareNet())("embedded netlink addon (fixt
     }
   })
 
-  it("loads from a private directory in TMPDIR, removed again, and lists the links of a private netns", async () => {
+  it("loads from one copy kept in a 0700 directory of its own in TMPDIR, which the next run reuses, and lists the links of a private netns", async () => {
     const tmp = freshDirectory("load-tmp")
     const watch = watchCreations(tmp)
     try {
@@ -57,14 +57,20 @@ privileged("needs `unshare -rn`", canUnshareNet())("embedded netlink addon (fixt
       assert.strictEqual(run.status, 0, run.stderr)
       assert.strictEqual(run.stdout, '["lo"]\n')
       const mapping = mappingLine(run.stderr) ?? ""
-      assert.match(
-        mapping,
-        new RegExp(`^${tmp}/${addonDirectoryPrefix}[A-Za-z0-9]{6}/netlink\\.node \\(deleted\\)$`)
-      )
-      assert.deepStrictEqual(fs.readdirSync(tmp), [])
+      assert.match(mapping, new RegExp(`^${tmp}/${addonDirectoryPrefix}\\d+/[0-9a-f]{16}-netlink\\.node$`))
+      const kept = path.dirname(mapping)
+      assert.strictEqual(fs.statSync(kept).mode & 0o777, 0o700)
+      assert.deepStrictEqual(fs.readdirSync(kept), [path.basename(mapping)])
       const created = await watch.created()
-      assert.strictEqual(created.length, 1)
-      assert.isTrue(created[0]?.startsWith(addonDirectoryPrefix))
+      assert.deepStrictEqual(created, [path.basename(kept)])
+      const inode = fs.statSync(mapping).ino
+      // the second run writes nothing: same file, same inode, nothing new in TMPDIR
+      const again = await runExecutable(["unshare", "-rn", executable, "links"], { TMPDIR: tmp })
+      assert.strictEqual(again.status, 0, again.stderr)
+      assert.strictEqual(mappingLine(again.stderr), mapping)
+      assert.strictEqual(fs.statSync(mapping).ino, inode)
+      assert.deepStrictEqual(fs.readdirSync(tmp), [path.basename(kept)])
+      assert.deepStrictEqual(fs.readdirSync(kept), [path.basename(mapping)])
     } finally {
       watch.close()
       fs.rmSync(tmp, { recursive: true, force: true })
@@ -88,10 +94,7 @@ privileged("needs `unshare -rn`", canUnshareNet())("embedded netlink addon (fixt
       assert.strictEqual(run.status, 0, run.stderr)
       assert.strictEqual(run.stdout, '["lo"]\n')
       const mapping = mappingLine(run.stderr) ?? ""
-      assert.match(
-        mapping,
-        new RegExp(`/${addonDirectoryPrefix}[A-Za-z0-9]{6}/netlink\\.node \\(deleted\\)$`)
-      )
+      assert.match(mapping, new RegExp(`/${addonDirectoryPrefix}\\d+/[0-9a-f]{16}-netlink\\.node$`))
       assert.isFalse(mapping.startsWith(noexec), mapping)
     } finally {
       fs.rmSync(noexec, { recursive: true, force: true })

@@ -12,7 +12,7 @@ import { defaultClaimPolicy } from "../../src/domain/ClaimPolicy.ts"
 import { type CollectionRequest, collectGarbage, planCollection } from "../../src/domain/Collection.ts"
 import { formatIp, type Ip, parseIp } from "../../src/domain/Ip.ts"
 import type { Network } from "../../src/domain/Network.ts"
-import { holdingsFrom } from "../../src/domain/Ownership.ts"
+import { holdingsFrom, namedBy, releaseOnBehalf } from "../../src/domain/Ownership.ts"
 import { InvalidPool, makePool } from "../../src/domain/Pool.ts"
 import type { Route } from "../../src/domain/Route.ts"
 import { RouteTable } from "../../src/domain/RouteTable.ts"
@@ -182,6 +182,66 @@ describe("planCollection", () => {
         "fd00:64::11 192"
       ])
       assert.deepStrictEqual(owners(yield* memory.store.list("pods")), ["kept/eth0"])
+    })
+  )
+})
+
+describe("collectGarbage beside an ADD that confirms after the plan (e2e ownership scenario 3)", () => {
+  // GC reads the records without a lock and plans on them. A plain `gc --grace 0` plans to release
+  // an in-flight ADD's record (pending candidate). If that ADD confirms its candidate before GC
+  // takes the address's lock, the record now names a won address: GC must leave it alone.
+  const run = (guarded: boolean) =>
+    Effect.gen(function* () {
+      const table = yield* MemoryRouteTable.make()
+      const memory = yield* MemoryAttachments.makeWithControl
+      const store = memory.store
+      const candidate = at("100.64.0.20")
+      const inFlight: Attachment = {
+        ...record("adding", [], ["100.64.0.20"]),
+        boot: "boot-1",
+        writtenAt: -1000
+      }
+      yield* store.put(inFlight)
+      yield* table.table.claim(candidate)
+      // the ADD confirms right after GC's unlocked read of the records (its first `list`)
+      let reads = 0
+      const racing: Attachments["Service"] = {
+        ...store,
+        list: (network) =>
+          Effect.tap(store.list(network), () =>
+            reads++ === 0
+              ? store.put({ ...inFlight, addresses: [candidate], pending: [], writtenAt: -500 })
+              : Effect.void
+          )
+      }
+      const services = Context.make(RouteTable, table.table).pipe(Context.add(Attachments, racing))
+      const report = guarded
+        ? yield* collectGarbage(network, { graceMillis: 0 }).pipe(Effect.provide(services))
+        : // negative control: the same plan, released the old way (the record re-read, not compared)
+          yield* Effect.gen(function* () {
+            const plan = (yield* collectGarbage(network, { graceMillis: 0, dryRun: true })).plan
+            for (const r of plan.release)
+              yield* releaseOnBehalf("pods", r, namedBy(r)).pipe(Effect.andThen(racing.remove(r)))
+            return { releasedAttachments: plan.release }
+          }).pipe(Effect.provide(services))
+      const routed = (yield* table.snapshot).map((r) => formatIp(r.host))
+      return { report, routed, records: yield* store.list("pods") }
+    })
+
+  it.effect("the confirmed ADD keeps its route and its record; the next GC keeps it too", () =>
+    Effect.gen(function* () {
+      const { report, routed, records } = yield* run(true)
+      assert.deepStrictEqual(owners(report.releasedAttachments), [])
+      assert.deepStrictEqual(routed, ["100.64.0.20"])
+      assert.deepStrictEqual(owners(records), ["adding/eth0"])
+    })
+  )
+
+  it.effect("negative control: releasing on the re-read record alone loses the confirmed ADD's route", () =>
+    Effect.gen(function* () {
+      const { routed, records } = yield* run(false)
+      assert.deepStrictEqual(routed, [])
+      assert.deepStrictEqual(records, [])
     })
   )
 })

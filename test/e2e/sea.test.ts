@@ -74,7 +74,7 @@ interface Install {
   readonly sea: string
   /** The only PATH given to anything started here. */
   readonly path: string
-  /** TMPDIR of the executable: the addon is written to a private directory under it. */
+  /** TMPDIR of the executable: the addon's one kept copy lives in a 0700 directory under it. */
   readonly tmp: string
 }
 
@@ -201,7 +201,12 @@ privileged(
       assertQuietSuccess(await runSea(ns, w, env("DEL"), withPrev))
       await assertOurRoutes(ns, [])
       assert.deepStrictEqual(filesUnder(dataDir), [])
-      assert.deepStrictEqual(fs.readdirSync(w.tmp), [], "the addon's private directory is gone again")
+      // the addon's one kept copy: a 0700 directory of the euid holding one file, reused by every call
+      const kept = fs.readdirSync(w.tmp)
+      assert.deepStrictEqual(kept, [`routetable-ipam-addon-${process.geteuid?.() ?? 0}`])
+      const keptDir = path.join(w.tmp, kept[0] ?? "")
+      assert.strictEqual(fs.statSync(keptDir).mode & 0o777, 0o700)
+      assert.lengthOf(fs.readdirSync(keptDir), 1)
     })
   )
 })

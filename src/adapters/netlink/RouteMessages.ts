@@ -1,5 +1,5 @@
 // Kernel route messages as domain Routes: protocol, table, metric, device, next hops (ECMP expanded).
-import { rt } from "netlink"
+import { rt } from "./NetlinkPackage.ts"
 import { bitsOf, equals, type Family, type Ip } from "../../domain/Ip.ts"
 import type { Route } from "../../domain/Route.ts"
 import { familyOfAddressFamily, fromBytes } from "./AddressBytes.ts"

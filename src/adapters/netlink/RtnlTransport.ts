@@ -7,7 +7,7 @@ import {
   type NetlinkMessage,
   parseError,
   rt
-} from "netlink"
+} from "./NetlinkPackage.ts"
 import { KernelRejection } from "./NetlinkRejection.ts"
 
 /**

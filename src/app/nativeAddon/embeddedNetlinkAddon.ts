@@ -2,7 +2,8 @@
 import * as path from "node:path"
 import addonBase64 from "routetable-ipam:netlink-addon-base64"
 import { lazyBinding } from "./lazyBinding.ts"
-import { addonDirectoryCandidates, loadNativeAddon } from "./loadNativeAddon.ts"
+import { addonDirectoryCandidates, loadCachedNativeAddon } from "./loadNativeAddon.ts"
+import { netlinkAddonId } from "./netlinkAddonId.ts"
 
 /**
  * Same call shape as `require("node-gyp-build")(dir)` (the directory is ignored): returns the netlink
@@ -12,8 +13,9 @@ import { addonDirectoryCandidates, loadNativeAddon } from "./loadNativeAddon.ts"
 export const nodeGypBuild = (_packageDirectory: string): object =>
   lazyBinding(() => {
     const script = process.argv[1]
-    return loadNativeAddon(Buffer.from(addonBase64, "base64"), {
+    return loadCachedNativeAddon(Buffer.from(addonBase64, "base64"), {
       fileName: "netlink.node",
+      id: netlinkAddonId,
       directories: addonDirectoryCandidates(script === undefined ? undefined : path.dirname(script))
     }) as object
   })

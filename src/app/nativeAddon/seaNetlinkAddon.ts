@@ -2,7 +2,8 @@
 import * as path from "node:path"
 import * as sea from "node:sea"
 import { lazyBinding } from "./lazyBinding.ts"
-import { addonDirectoryCandidates, loadNativeAddon } from "./loadNativeAddon.ts"
+import { addonDirectoryCandidates, loadCachedNativeAddon } from "./loadNativeAddon.ts"
+import { netlinkAddonId } from "./netlinkAddonId.ts"
 
 /** Name of the SEA asset holding `node_modules/netlink/prebuilds/linux-x64/node.napi.node`. */
 export const netlinkAddonAsset = "netlink.node"
@@ -14,8 +15,9 @@ export const netlinkAddonAsset = "netlink.node"
 export const nodeGypBuild = (_packageDirectory: string): object =>
   lazyBinding(
     () =>
-      loadNativeAddon(new Uint8Array(sea.getRawAsset(netlinkAddonAsset)), {
+      loadCachedNativeAddon(new Uint8Array(sea.getRawAsset(netlinkAddonAsset)), {
         fileName: "netlink.node",
+        id: netlinkAddonId,
         directories: addonDirectoryCandidates(path.dirname(process.execPath))
       }) as object
   )

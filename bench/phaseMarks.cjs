@@ -1,0 +1,104 @@
+// Preloaded with `node -r` by bench/phases.ts: marks where one CNI call spends its wall time and CPU, one JSON line on stderr at exit.
+"use strict"
+const fs = require("node:fs")
+const vm = require("node:vm")
+const net = require("node:net")
+const { performance } = require("node:perf_hooks")
+
+const marks = []
+const cpu0 = { user: 0, system: 0 }
+const mark = (name) => {
+  const c = process.cpuUsage(cpu0)
+  marks.push({ name, at: performance.now(), cpu: (c.user + c.system) / 1000 })
+}
+// Node's own start: everything before this preload ran (bootstrap, options, pre-execution)
+mark("node started (preload runs)")
+
+const totals = { fsync: 0, fsyncs: 0, lockWait: 0, locks: 0 }
+
+const OriginalScript = vm.Script
+vm.Script = function Script(source, options) {
+  mark("outer file read + compiled, program compile starts")
+  const script = new OriginalScript(source, options)
+  mark(
+    `program compiled (code cache ${script.cachedDataRejected === true ? "REJECTED" : options?.cachedData ? "accepted" : "none"})`
+  )
+  const run = script.runInThisContext.bind(script)
+  script.runInThisContext = (...args) => {
+    const fn = run(...args)
+    return (...fnArgs) => {
+      const result = fn(...fnArgs)
+      mark("program's top level ran (dynamic import of the CNI core pending)")
+      return result
+    }
+  }
+  return script
+}
+
+// the CNI core reads stdin through process.stdin (a pipe) or fs.read (a file): mark the first of either
+let stdinSeen = false
+const stdinMark = () => {
+  if (stdinSeen) return
+  stdinSeen = true
+  mark("CNI core loaded and started: stdin read begins")
+}
+const stdinDescriptor = Object.getOwnPropertyDescriptor(process, "stdin")
+if (stdinDescriptor?.get !== undefined) {
+  const get = stdinDescriptor.get
+  Object.defineProperty(process, "stdin", {
+    configurable: true,
+    enumerable: stdinDescriptor.enumerable,
+    get() {
+      stdinMark()
+      return get.call(process)
+    }
+  })
+}
+const originalRead = fs.read
+fs.read = function (fd, ...rest) {
+  if (fd === 0) stdinMark()
+  return originalRead.call(this, fd, ...rest)
+}
+
+const originalDlopen = process.dlopen
+process.dlopen = function (...args) {
+  mark("config decoded, adapters built: netlink addon load starts")
+  const result = originalDlopen.apply(this, args)
+  mark("netlink addon loaded")
+  return result
+}
+
+const fsp = require("node:fs/promises")
+fsp.open("/dev/null").then((handle) => {
+  const proto = Object.getPrototypeOf(handle)
+  const originalSync = proto.sync
+  proto.sync = async function () {
+    const t = performance.now()
+    try {
+      return await originalSync.call(this)
+    } finally {
+      totals.fsync += performance.now() - t
+      totals.fsyncs++
+    }
+  }
+  return handle.close()
+})
+
+const originalListen = net.Server.prototype.listen
+net.Server.prototype.listen = function (...args) {
+  const t = performance.now()
+  const options = args[0]
+  if (typeof options === "object" && typeof options.path === "string" && options.path.startsWith("\0")) {
+    this.once("listening", () => {
+      totals.lockWait += performance.now() - t
+      totals.locks++
+    })
+  }
+  return originalListen.apply(this, args)
+}
+
+process.on("exit", () => {
+  mark("exit")
+  const out = { marks, totals }
+  fs.writeSync(2, `\n${JSON.stringify(out)}\n`)
+})

@@ -6,6 +6,7 @@ import {
   measureAddFixedCost,
   measureStartup
 } from "./startupTable.ts"
+import { burstShapesTable } from "./burstShapes.ts"
 import { verbTables } from "./verbs.ts"
 
 const runs = Number(process.env.RUNS ?? 10)
@@ -47,6 +48,9 @@ const main = async () => {
   console.log(formatAddCostTable(await measureAddFixedCost(runs, waitMs), waitMs))
   console.log("\nEvery verb and the 64-pod burst (issue 10), against `node -e 0` in the same run")
   console.log(await verbTables({ verbs: true, burst: true }))
+  process.stderr.write("measuring: the burst's shapes ...\n")
+  console.log("\nWhat sharing one network's records costs a burst (single executable)")
+  console.log(await burstShapesTable())
   console.log(
     "\nTargets: every ADD ratio <= 1.3 and VERSION median <= 150 ms (issue 2); VERSION <= 1.5x the floor (issue 5); per verb <= 1.5x (SEA) / 2x (bundle), burst within W + 1.5 s / 1.5 s, RSS <= 72 MiB (issue 10)."
   )

@@ -34,7 +34,7 @@ export const cleanEnv = (extra: Readonly<Record<string, string>> = {}): Record<s
  * Netns.spawn inherits the runner's environment; the variables `cleanEnv` removes are overridden
  * with empty values, which Node treats as unset.
  */
-const runMeasured = (
+export const runMeasured = (
   ns: Netns,
   command: ReadonlyArray<string>,
   env: Readonly<Record<string, string>>,
@@ -85,7 +85,7 @@ export interface Form {
 }
 
 /** The network config every verb of this bench uses (cniVersion 1.1.0, so STATUS and GC are valid). */
-const networkConfig = (name: string, dataDir: string, waitMs: number, prevResult?: unknown): string =>
+export const networkConfig = (name: string, dataDir: string, waitMs: number, prevResult?: unknown): string =>
   JSON.stringify({
     cniVersion: "1.1.0",
     name,
@@ -99,7 +99,7 @@ const networkConfig = (name: string, dataDir: string, waitMs: number, prevResult
     ...(prevResult === undefined ? {} : { prevResult })
   })
 
-const cniEnv = (ns: Netns, command: string, container: string): Record<string, string> =>
+export const cniEnv = (ns: Netns, command: string, container: string): Record<string, string> =>
   cleanEnv({
     CNI_COMMAND: command,
     CNI_CONTAINERID: container,

@@ -1,27 +1,22 @@
 // The LegacyRoutes port over rtnetlink: our route through the Go plugin's device, and deleting the Go plugin's route exactly.
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { FlagsGet, FlagsNew, rt } from "netlink"
-import { bitsOf, formatIp, type Ip } from "../domain/Ip.ts"
+import { FlagsGet, FlagsNew, rt } from "./netlink/NetlinkPackage.ts"
+import { formatIp, type Ip } from "../domain/Ip.ts"
 import { LegacyRoutes, legacyMetricOf, type RouteOwnership } from "../domain/LegacyRoute.ts"
-import { HostTaken, RouteTableError } from "../domain/RouteTable.ts"
+import { HostTaken, type RouteTableError } from "../domain/RouteTable.ts"
 import { addressFamilyOf, toBytes } from "./netlink/AddressBytes.ts"
-import { describeFailure, Errno, errnoOf } from "./netlink/NetlinkRejection.ts"
+import { Errno, errnoOf } from "./netlink/NetlinkRejection.ts"
 import { isCloned, isHostRouteTo, metricOf, protocolOf, tableOf } from "./netlink/RouteMessages.ts"
-import { decodeReply, openTransport, type RtnlTransport, routePayload } from "./netlink/RtnlTransport.ts"
+import { exchangeWithin, hostHead, routeTableFailure } from "./netlink/BoundedExchange.ts"
+import { openTransport, type RtnlTransport, routePayload } from "./netlink/RtnlTransport.ts"
 
 /** What makes a route ours, and how long one request may take. */
 export interface Options extends RouteOwnership {
   /** Longest wait for one insert, delete or dump, in ms (default 30000). */
   readonly requestTimeout?: number
 }
-
-const failure = (operation: string) => (cause: unknown) =>
-  cause instanceof RouteTableError
-    ? cause
-    : new RouteTableError({ operation, message: describeFailure(cause) })
 
 /**
  * LegacyRoutes over a NETLINK_ROUTE socket of this process's network namespace.
@@ -40,7 +35,7 @@ export const makeWith = (
 ): Effect.Effect<LegacyRoutes["Service"], RouteTableError, Scope.Scope> =>
   Effect.gen(function* () {
     const transport = yield* Effect.acquireRelease(
-      Effect.try({ try: open, catch: failure("open") }),
+      Effect.try({ try: open, catch: routeTableFailure("open") }),
       (opened) => Effect.sync(() => opened.close())
     )
     const timeout = options.requestTimeout ?? 30_000
@@ -51,25 +46,7 @@ export const makeWith = (
       type: rt.MessageType,
       payload: ReadonlyArray<Uint8Array>,
       flags: number
-    ): Effect.Effect<ReadonlyArray<rt.Message>, unknown> =>
-      Effect.tryPromise({ try: () => transport.request(type, payload, flags), catch: (cause) => cause }).pipe(
-        Effect.flatMap((messages) =>
-          Effect.try({ try: () => decodeReply(messages, operation), catch: (cause) => cause })
-        ),
-        Effect.timeoutOrElse({
-          duration: Duration.millis(timeout),
-          orElse: () =>
-            Effect.fail(
-              new RouteTableError({
-                operation,
-                reason: "TimedOut",
-                message: `the kernel did not answer within ${timeout} ms`
-              })
-            )
-        })
-      )
-
-    const head = (host: Ip) => ({ family: addressFamilyOf(host.family), dstLen: bitsOf(host.family) })
+    ) => exchangeWithin(transport, operation, type, payload, flags, timeout)
 
     const adopt = (host: Ip, device: number): Effect.Effect<void, HostTaken | RouteTableError> =>
       exchange(
@@ -77,7 +54,7 @@ export const makeWith = (
         rt.MessageType.NEWROUTE,
         routePayload(
           {
-            ...head(host),
+            ...hostHead(host),
             table: tableByte,
             protocol: options.protocol as rt.RouteProtocol,
             scope: host.family === 4 ? "LINK" : "UNIVERSE",
@@ -92,7 +69,7 @@ export const makeWith = (
           Effect.fail(
             errnoOf(cause) === Errno.EEXIST
               ? new HostTaken({ host: formatIp(host) })
-              : failure("adopt")(cause)
+              : routeTableFailure("adopt")(cause)
           )
         )
       )
@@ -118,7 +95,7 @@ export const makeWith = (
               m.attrs.multipath === undefined
           )
         ),
-        Effect.mapError(failure("dump"))
+        Effect.mapError(routeTableFailure("dump"))
       )
 
     const remove = (host: Ip): Effect.Effect<void, RouteTableError> =>
@@ -129,7 +106,7 @@ export const makeWith = (
             rt.MessageType.DELROUTE,
             routePayload(
               {
-                ...head(host),
+                ...hostHead(host),
                 table: tableByte,
                 protocol: options.protocol as rt.RouteProtocol,
                 scope: route.data.scope ?? "UNIVERSE",
@@ -147,7 +124,7 @@ export const makeWith = (
             Effect.catch((cause) =>
               errnoOf(cause) === Errno.ESRCH
                 ? Effect.void
-                : Effect.fail(failure("remove legacy route")(cause))
+                : Effect.fail(routeTableFailure("remove legacy route")(cause))
             )
           )
         }

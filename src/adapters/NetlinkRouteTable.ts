@@ -1,14 +1,14 @@
 // Production RouteTable: our claims as host routes in the kernel, over rtnetlink (IPv4 and IPv6).
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { FlagsGet, FlagsNew, rt } from "./netlink/NetlinkPackage.ts"
-import { bitsOf, type Cidr, contains, formatIp, type Ip } from "../domain/Ip.ts"
+import { type Cidr, contains, formatIp, type Ip } from "../domain/Ip.ts"
 import type { Route } from "../domain/Route.ts"
 import { HostTaken, RouteTable, RouteTableError } from "../domain/RouteTable.ts"
 import { addressFamilyOf, fromBytes, toBytes } from "./netlink/AddressBytes.ts"
-import { describeFailure, Errno, errnoOf, lookupAnswerOf } from "./netlink/NetlinkRejection.ts"
+import { exchangeWithin, hostHead, routeTableFailure } from "./netlink/BoundedExchange.ts"
+import { Errno, errnoOf, lookupAnswerOf } from "./netlink/NetlinkRejection.ts"
 import {
   hostOf,
   isCloned,
@@ -18,14 +18,7 @@ import {
   routesOf,
   tableOf
 } from "./netlink/RouteMessages.ts"
-import {
-  decodeReply,
-  linkPayload,
-  openTransport,
-  requestNames,
-  type RtnlTransport,
-  routePayload
-} from "./netlink/RtnlTransport.ts"
+import { linkPayload, openTransport, type RtnlTransport, routePayload } from "./netlink/RtnlTransport.ts"
 
 /** Which routes are ours, where they point, and how long the kernel may take to answer. */
 export interface Options {
@@ -92,10 +85,6 @@ const validated = (options: Options | undefined): Effect.Effect<Required<Options
 }
 
 /** A RouteTableError for any failure: a RouteTableError (a timeout) as it is, anything else described. */
-const failure = (operation: string) => (cause: unknown) =>
-  cause instanceof RouteTableError
-    ? cause
-    : new RouteTableError({ operation, message: describeFailure(cause) })
 
 /**
  * What one route lookup said: the best route's message, no route at all (ENETUNREACH), or
@@ -107,11 +96,6 @@ type Lookup =
   | { readonly kind: "inconclusive" }
 
 const inconclusive: Lookup = { kind: "inconclusive" }
-
-/** One turn of the event loop: I/O that is ready (a reply in the socket) is read before it ends. */
-const ioTurn: Effect.Effect<void> = Effect.promise(
-  () => new Promise<void>((resolve) => setImmediate(resolve))
-)
 
 const isRouteMessage = (message: rt.Message): message is rt.RouteMessage => message.kind === "route"
 
@@ -170,7 +154,7 @@ export const makeWith = (
   Effect.gen(function* () {
     const settings = yield* validated(options)
     const transport = yield* Effect.acquireRelease(
-      Effect.try({ try: open, catch: failure("open") }),
+      Effect.try({ try: open, catch: routeTableFailure("open") }),
       (opened) => Effect.sync(() => opened.close())
     )
     const ownership: Ownership = {
@@ -182,41 +166,13 @@ export const makeWith = (
     // ids above 255 travel only in RTA_TABLE; rtm_table is then RT_TABLE_UNSPEC
     const tableByte = table < 256 ? table : 0
 
-    /** One request and its decoded reply, bounded by `timeout` ms. Fails with what went wrong (unknown). */
     const exchange = (
       operation: string,
       type: rt.MessageType,
       payload: ReadonlyArray<Uint8Array>,
       flags: number,
       timeout: number
-    ): Effect.Effect<ReadonlyArray<rt.Message>, unknown> => {
-      const name = requestNames[type] ?? `rtnetlink message ${type}`
-      const reply = Effect.tryPromise({
-        try: () => transport.request(type, payload, flags),
-        catch: (cause) => cause
-      }).pipe(
-        Effect.flatMap((messages) =>
-          Effect.try({ try: () => decodeReply(messages, name), catch: (cause) => cause })
-        )
-      )
-      // A starved process (a loaded node) runs its expired timers before it reads its sockets:
-      // give a reply that is already there a turn of the event loop (two, for margin) before
-      // calling it lost.
-      const deadline = Effect.sleep(Duration.millis(timeout)).pipe(
-        Effect.andThen(ioTurn),
-        Effect.andThen(ioTurn),
-        Effect.andThen(
-          Effect.fail(
-            new RouteTableError({
-              operation,
-              reason: "TimedOut",
-              message: `the kernel did not answer ${name} within ${timeout} ms`
-            })
-          )
-        )
-      )
-      return Effect.raceFirst(reply, deadline)
-    }
+    ) => exchangeWithin(transport, operation, type, payload, flags, timeout)
 
     const deviceMissing = (operation: string) =>
       new RouteTableError({
@@ -244,7 +200,9 @@ export const makeWith = (
         settings.requestTimeout
       ).pipe(
         Effect.catch((cause) =>
-          Effect.fail(errnoOf(cause) === Errno.ENODEV ? deviceMissing(operation) : failure(operation)(cause))
+          Effect.fail(
+            errnoOf(cause) === Errno.ENODEV ? deviceMissing(operation) : routeTableFailure(operation)(cause)
+          )
         ),
         Effect.flatMap((messages) => {
           const index = messages.find((message) => message.kind === "link")?.data.index
@@ -255,15 +213,13 @@ export const makeWith = (
       )
     }
 
-    const head = (host: Ip) => ({ family: addressFamilyOf(host.family), dstLen: bitsOf(host.family) })
-
     /** The best route for host (restricted to one output device), or why there is none. */
     const lookup = (host: Ip, oif?: number): Effect.Effect<Lookup, RouteTableError> =>
       exchange(
         "lookup",
         rt.MessageType.GETROUTE,
         routePayload(
-          { ...head(host), flags: { fibMatch: true, lookupTable: true } },
+          { ...hostHead(host), flags: { fibMatch: true, lookupTable: true } },
           { dst: toBytes(host), ...(oif === undefined ? {} : { oif }) }
         ),
         0,
@@ -278,7 +234,7 @@ export const makeWith = (
           // ENODEV: the output device of step 2 is gone; nothing to conclude from that
           const answer = oif !== undefined && errno === Errno.ENODEV ? "inconclusive" : lookupAnswerOf(errno)
           return answer === undefined
-            ? Effect.fail(failure("lookup")(cause))
+            ? Effect.fail(routeTableFailure("lookup")(cause))
             : Effect.succeed<Lookup>({ kind: answer })
         })
       )
@@ -307,7 +263,7 @@ export const makeWith = (
             .filter(isRouteMessage)
             .filter((message) => !isCloned(message) && hostOf(message) !== undefined)
         ),
-        Effect.mapError(failure("dump"))
+        Effect.mapError(routeTableFailure("dump"))
       )
 
     const dumpRoutesTo = (host: Ip): Effect.Effect<ReadonlyArray<Route>, RouteTableError> =>
@@ -362,7 +318,7 @@ export const makeWith = (
         rt.MessageType.NEWROUTE,
         routePayload(
           {
-            ...head(host),
+            ...hostHead(host),
             table: tableByte,
             protocol: settings.protocol as rt.RouteProtocol,
             scope: host.family === 4 ? "LINK" : "UNIVERSE",
@@ -380,7 +336,7 @@ export const makeWith = (
             deviceIndex = typeof settings.device === "number" ? settings.device : undefined
             return Effect.fail(deviceMissing("claim"))
           }
-          return Effect.fail(failure("claim")(cause))
+          return Effect.fail(routeTableFailure("claim")(cause))
         })
       )
     })
@@ -391,7 +347,7 @@ export const makeWith = (
         rt.MessageType.DELROUTE,
         routePayload(
           {
-            ...head(host),
+            ...hostHead(host),
             table: tableByte,
             protocol: settings.protocol as rt.RouteProtocol,
             scope: "NOWHERE",
@@ -404,7 +360,7 @@ export const makeWith = (
       ).pipe(
         Effect.asVoid,
         Effect.catch((cause) =>
-          errnoOf(cause) === Errno.ESRCH ? Effect.void : Effect.fail(failure("release")(cause))
+          errnoOf(cause) === Errno.ESRCH ? Effect.void : Effect.fail(routeTableFailure("release")(cause))
         )
       )
 
@@ -414,14 +370,14 @@ export const makeWith = (
       exchange(
         "sourceTowards",
         rt.MessageType.GETROUTE,
-        routePayload(head(peer), { dst: toBytes(peer) }),
+        routePayload(hostHead(peer), { dst: toBytes(peer) }),
         0,
         settings.requestTimeout
       ).pipe(
         Effect.map((messages) => fromBytes(peer.family, messages.find(isRouteMessage)?.attrs.prefsrc)),
         Effect.catch((cause) =>
           lookupAnswerOf(errnoOf(cause)) === undefined
-            ? Effect.fail(failure("sourceTowards")(cause))
+            ? Effect.fail(routeTableFailure("sourceTowards")(cause))
             : Effect.succeed(undefined)
         )
       )

@@ -159,7 +159,7 @@ export const collectGarbage = (network: Network, request: CollectionRequest) =>
       const forgotten: Array<Attachment> = []
       const failed = (record: Attachment) => (e: { readonly message: string }) =>
         Effect.sync(() => errors.push(`${record.containerId}/${record.ifname}: ${e.message}`)).pipe(
-          Effect.as(false)
+          Effect.as(undefined)
         )
       const valid = validOwners(request)
       // The plan may be older than the record: an ADD may have confirmed it, or a DEL removed it,
@@ -181,9 +181,7 @@ export const collectGarbage = (network: Network, request: CollectionRequest) =>
           })
         ).pipe(Effect.uninterruptible)
       for (const planned of [...plan.release, ...plan.forget]) {
-        const done = yield* redecided(planned).pipe(
-          Effect.catch((e) => failed(planned)(e).pipe(Effect.as(undefined)))
-        )
+        const done = yield* redecided(planned).pipe(Effect.catch(failed(planned)))
         if (done === undefined) continue
         if (done.fate === "release") releasedAttachments.push(done.record)
         else forgotten.push(done.record)

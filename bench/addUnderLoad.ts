@@ -3,49 +3,10 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Netns } from "../test/support/Netns.ts"
+import { cleanEnv, type ProcessCost, runMeasured } from "./MeasuredProcess.ts"
 
 const projectRoot = path.resolve(import.meta.dirname, "..")
 const plugin = path.join(projectRoot, "dist/routetable-ipam")
-
-/** One timed run: wall milliseconds around the whole process, peak RSS from GNU time. */
-interface Sample {
-  readonly wallMs: number
-  readonly rssKb: number
-  readonly code: number
-  readonly stdout: string
-}
-
-const hasGnuTime = fs.existsSync("/usr/bin/time")
-
-/** Run the plugin inside `ns` with CNI env and stdin; measure wall time and peak RSS. */
-export const runPlugin = (ns: Netns, env: Record<string, string>, stdin: string): Promise<Sample> =>
-  new Promise((resolve, reject) => {
-    const rssFile = path.join(os.tmpdir(), `rtipam-rss-${process.pid}-${Math.random().toString(16).slice(2)}`)
-    const command = hasGnuTime ? "/usr/bin/time" : process.execPath
-    const args = hasGnuTime ? ["-f", "%M", "-o", rssFile, process.execPath, plugin] : [plugin]
-    const started = process.hrtime.bigint()
-    const child = ns.spawn(command, args, { env: { ...env, PATH: process.env.PATH ?? "" } })
-    const out: Array<Buffer> = []
-    child.stdout?.on("data", (b: Buffer) => out.push(b))
-    child.stderr?.resume()
-    child.on("error", reject)
-    child.on("close", (code) => {
-      const wallMs = Number(process.hrtime.bigint() - started) / 1e6
-      let rssKb = Number.NaN
-      if (hasGnuTime) {
-        rssKb = Number(fs.readFileSync(rssFile, "utf8").trim().split("\n").at(-1))
-        fs.rmSync(rssFile, { force: true })
-      }
-      resolve({ wallMs, rssKb, code: code ?? -1, stdout: Buffer.concat(out).toString() })
-    })
-    child.stdin?.end(stdin)
-  })
-
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
 
 /** The addresses of a /16 (100.64.0.0/16) to fill: a random fraction, or a contiguous block. */
 const fillLines = (fraction: number, contiguous: boolean): Array<string> => {
@@ -83,7 +44,7 @@ export const scenarios: ReadonlyArray<Scenario> = [
 export interface ScenarioResult {
   readonly scenario: Scenario
   readonly routes: number
-  readonly samples: ReadonlyArray<Sample>
+  readonly samples: ReadonlyArray<ProcessCost>
 }
 
 /** Fill a fresh namespace for the scenario, then run `runs` ADDs (distinct containers), each timed. */
@@ -109,17 +70,18 @@ export const measureScenario = async (
         dataDir
       }
     })
-    const samples: Array<Sample> = []
+    const samples: Array<ProcessCost> = []
     for (let i = 0; i < runs + 1; i++) {
-      const sample = await runPlugin(
+      const sample = await runMeasured(
         ns,
-        {
+        [process.execPath, plugin],
+        cleanEnv({
           CNI_COMMAND: "ADD",
           CNI_CONTAINERID: `bench${i}`,
           CNI_NETNS: ns.path,
           CNI_IFNAME: "eth0",
           CNI_PATH: "/opt/cni/bin"
-        },
+        }),
         config
       )
       if (sample.code !== 0) throw new Error(`ADD failed in "${scenario.name}": ${sample.stdout}`)
@@ -131,5 +93,3 @@ export const measureScenario = async (
     fs.rmSync(dataDir, { recursive: true, force: true })
   }
 }
-
-export { median }

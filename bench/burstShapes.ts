@@ -4,7 +4,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Netns } from "../test/support/Netns.ts"
 import { installedCopy, seaFile } from "./startupTable.ts"
-import { cniEnv, median, networkConfig, runMeasured } from "./verbCost.ts"
+import { median, runMeasured } from "./MeasuredProcess.ts"
+import { cniEnv, networkConfig } from "./verbCost.ts"
 
 type Shape = "one after another" | "at once, one network" | "at once, 64 networks"
 

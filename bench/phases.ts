@@ -5,7 +5,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Netns } from "../test/support/Netns.ts"
 import { bundleFile, installedCopy, seaFile } from "./startupTable.ts"
-import { cleanEnv, median, tinyWaitMs } from "./verbCost.ts"
+import { cleanEnv, median } from "./MeasuredProcess.ts"
+import { tinyWaitMs } from "./verbCost.ts"
 
 const runs = Number(process.env.RUNS ?? 9)
 const marksFile = path.join(import.meta.dirname, "phaseMarks.cjs")

@@ -1,5 +1,6 @@
 // `npm run bench`: ADD under a nearly full table, cold start, every verb and a 64-pod burst, as tables with ratios to `node -e 0`.
-import { median, measureScenario, type ScenarioResult, scenarios } from "./addUnderLoad.ts"
+import { measureScenario, type ScenarioResult, scenarios } from "./addUnderLoad.ts"
+import { median } from "./MeasuredProcess.ts"
 import {
   formatAddCostTable,
   formatStartupTable,

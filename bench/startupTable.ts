@@ -4,6 +4,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Netns } from "../test/support/Netns.ts"
+import { median, runMeasured } from "./MeasuredProcess.ts"
 
 const projectRoot = path.resolve(import.meta.dirname, "..")
 
@@ -43,12 +44,6 @@ const nodeEnv = (): Record<string, string> => ({
   ...(process.env as Record<string, string>),
   PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ""}`
 })
-
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? (s[m] ?? Number.NaN) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2
-}
 
 const timeOnce = (subject: StartupSubject): number => {
   const [file = "", ...args] = subject.command
@@ -253,28 +248,17 @@ export interface AddCostRow {
   readonly fixedMs: number
 }
 
-const timeInNamespace = (
+/** Wall milliseconds of `command` run in `ns` (measured as every bench process is); fails unless it exits 0. */
+const timeInNamespace = async (
   ns: Netns,
   command: ReadonlyArray<string>,
   env: Record<string, string>,
   stdin: string
-): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const [file = "", ...args] = command
-    const started = process.hrtime.bigint()
-    const child = ns.spawn(file, args, { env })
-    const out: Array<Buffer> = []
-    child.stdout?.on("data", (b: Buffer) => out.push(b))
-    child.stderr?.resume()
-    child.on("error", reject)
-    child.on("close", (code) => {
-      const millis = Number(process.hrtime.bigint() - started) / 1e6
-      if (code === 0) resolve(millis)
-      else reject(new Error(`${command.join(" ")} exited ${code}: ${Buffer.concat(out).toString()}`))
-    })
-    child.stdin?.on("error", () => {})
-    child.stdin?.end(stdin)
-  })
+): Promise<number> => {
+  const run = await runMeasured(ns, command, env, stdin)
+  if (run.code !== 0) throw new Error(`${command.join(" ")} exited ${run.code}: ${run.stdout}`)
+  return run.wallMs
+}
 
 /**
  * ADD on an empty /16 in a private network namespace, for each built form, interleaved with

@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(iproute2 util-linux bird2 containernetworking-plugins iputils-ping podman)
+# time: GNU time, which `npm run bench` reads CPU and peak memory of each process from
+debian_packages=(iproute2 util-linux bird2 containernetworking-plugins iputils-ping podman time)
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   for p in "${debian_packages[@]}"; do

@@ -77,6 +77,39 @@ const postjectCommand = (): string => {
 }
 
 /**
+ * Makes the blob `seaConfig` describes (Node's `--experimental-sea-config`, written to
+ * `configFile`) with the embedded Node binary and injects it into a (stripped, when `strip`
+ * exists) copy of that binary, renamed onto `outfile`.
+ */
+export const writeSeaExecutable = (
+  seaConfig: { readonly main: string; readonly output: string } & Record<string, unknown>,
+  configFile: string,
+  outfile: string
+): void => {
+  const node = findNodeBinary()
+  fs.writeFileSync(configFile, JSON.stringify({ ...seaConfig, disableExperimentalSEAWarning: true }))
+  execFileSync(node, ["--experimental-sea-config", configFile], { stdio: ["ignore", "pipe", "pipe"] })
+  fs.mkdirSync(path.dirname(outfile), { recursive: true })
+  const staging = `${outfile}.tmp-${process.pid}`
+  fs.copyFileSync(node, staging)
+  fs.chmodSync(staging, 0o755)
+  try {
+    if (hasCommand("strip")) execFileSync("strip", [staging], { stdio: "inherit" })
+    // postject prints one harmless "Can't find string offset for section name" warning per note section
+    execFileSync(
+      postjectCommand(),
+      [staging, "NODE_SEA_BLOB", seaConfig.output, "--sentinel-fuse", seaFuse],
+      {
+        stdio: ["ignore", "ignore", "pipe"]
+      }
+    )
+    fs.renameSync(staging, outfile)
+  } finally {
+    fs.rmSync(staging, { force: true })
+  }
+}
+
+/**
  * Builds the single executable. By default (`programAsAsset`) `entry` is bundled as CommonJS into
  * the asset `program.js` with its V8 code cache as `program.cache` (made by the embedded Node
  * binary, see makeCodeCache; empty unless `codeCache`, which defaults to true for src/app/main.ts),
@@ -112,26 +145,7 @@ export const buildSea = async (options: {
     } else {
       await esbuild.build(bundleOptions({ entry: options.entry, outfile: main, addonSource: "sea" }))
     }
-    fs.writeFileSync(
-      config,
-      JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets })
-    )
-    execFileSync(node, ["--experimental-sea-config", config], { stdio: ["ignore", "pipe", "pipe"] })
-
-    fs.mkdirSync(path.dirname(options.outfile), { recursive: true })
-    const staging = `${options.outfile}.tmp-${process.pid}`
-    fs.copyFileSync(node, staging)
-    fs.chmodSync(staging, 0o755)
-    try {
-      if (hasCommand("strip")) execFileSync("strip", [staging], { stdio: "inherit" })
-      // postject prints one harmless "Can't find string offset for section name" warning per note section
-      execFileSync(postjectCommand(), [staging, "NODE_SEA_BLOB", blob, "--sentinel-fuse", seaFuse], {
-        stdio: ["ignore", "ignore", "pipe"]
-      })
-      fs.renameSync(staging, options.outfile)
-    } finally {
-      fs.rmSync(staging, { force: true })
-    }
+    writeSeaExecutable({ main, output: blob, useCodeCache: true, assets }, config, options.outfile)
     return fs.statSync(options.outfile).size
   } finally {
     fs.rmSync(work, { recursive: true, force: true })

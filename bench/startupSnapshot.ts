@@ -7,6 +7,7 @@ import { bundleOptions, projectRoot } from "../scripts/build.ts"
 import { buildSea, writeSeaExecutable } from "../scripts/build-sea.ts"
 import { Netns } from "../test/support/Netns.ts"
 import { cleanEnv, median, type ProcessCost, runMeasured } from "./MeasuredProcess.ts"
+import { installedCopy } from "./startupTable.ts"
 import { cniEnv, networkConfig, tinyWaitMs } from "./verbCost.ts"
 
 const runs = Number(process.env.RUNS ?? 9)
@@ -24,6 +25,7 @@ const plainSea = (work: string, name: string, main: string, useSnapshot: boolean
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "rtipam-snapshot-bench-"))
 const ns = await Netns.create()
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "rtipam-snapshot-data-"))
+const copies: Array<{ readonly remove: () => void }> = []
 try {
   process.stderr.write(
     "building: the shipped SEA, an empty SEA, an empty snapshot, the CNI core snapshotted ...\n"
@@ -45,7 +47,8 @@ try {
     addonSource: "embedded"
   })
   await esbuild.build(coreOptions)
-  const forms = {
+  // each runs from a copy, as an operator installs it (postject's output file shows a higher peak RSS)
+  const built = {
     "SEA, empty program": plainSea(work, "zero", zeroMain, false),
     "SEA, empty startup snapshot": plainSea(work, "empty-snapshot", emptySnapshotMain, true),
     "SEA, CNI core in the snapshot": plainSea(
@@ -56,6 +59,13 @@ try {
     ),
     "SEA as shipped (code cache)": shipped
   }
+  const forms = Object.fromEntries(
+    Object.entries(built).map(([name, file]) => {
+      const copy = installedCopy(file)
+      copies.push(copy)
+      return [name, copy.file]
+    })
+  )
   const samples = new Map<string, Array<ProcessCost>>()
   const keep = (key: string, cost: ProcessCost) => samples.set(key, [...(samples.get(key) ?? []), cost])
   let container = 0
@@ -95,6 +105,7 @@ try {
     )
   }
 } finally {
+  for (const copy of copies) copy.remove()
   await ns.close()
   fs.rmSync(work, { recursive: true, force: true })
   fs.rmSync(dataDir, { recursive: true, force: true })

@@ -1,0 +1,73 @@
+// `node bench/stackFloor.ts`: where the floor of an Effect CNI plugin is: node -e 0, a minimal Effect plugin, our CNI core on memory adapters, the shipped ADD.
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { projectRoot } from "../scripts/build.ts"
+import { buildSea } from "../scripts/build-sea.ts"
+import { Netns } from "../test/support/Netns.ts"
+import { cleanEnv, median, type ProcessCost, runMeasured } from "./MeasuredProcess.ts"
+import { installedCopy } from "./startupTable.ts"
+import { cniEnv, networkConfig, tinyWaitMs } from "./verbCost.ts"
+
+const runs = Number(process.env.RUNS ?? 13)
+
+// Each form is a single executable built exactly as the shipped one (program asset + V8 code cache
+// trained by one real ADD), run from an installed copy; every ADD has W = 20 ms subtracted.
+const entries = {
+  "Effect core alone (one Schema decode in Effect.runSync, stdin and stdout with fs)":
+    "bench/effectCoreEntry.ts",
+  "minimal Effect plugin (runMain, NodeStdio, one Schema decode, JSON out)": "bench/minimalEffectEntry.ts",
+  "our CNI core on memory adapters (no kernel, files or lock)": "bench/memoryCniEntry.ts",
+  "shipped single executable": "src/app/main.ts"
+}
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "rtipam-stack-floor-"))
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "rtipam-stack-floor-data-"))
+const copies: Array<{ readonly remove: () => void }> = []
+const ns = await Netns.create()
+try {
+  const forms: Array<[string, string]> = []
+  for (const [name, entry] of Object.entries(entries)) {
+    process.stderr.write(`building: ${name} ...\n`)
+    const outfile = path.join(work, path.basename(entry, ".ts"))
+    await buildSea({ entry: path.join(projectRoot, entry), outfile, codeCache: true })
+    const copy = installedCopy(outfile)
+    copies.push(copy)
+    forms.push([name, copy.file])
+  }
+  const samples = new Map<string, Array<ProcessCost>>()
+  let container = 0
+  for (let round = 0; round <= runs; round++) {
+    const keep = (key: string, cost: ProcessCost) => {
+      if (round > 0) samples.set(key, [...(samples.get(key) ?? []), cost])
+    }
+    keep("node -e 0 (floor)", await runMeasured(ns, [process.execPath, "-e", "0"], cleanEnv(), ""))
+    for (const [name, file] of forms) {
+      const config = networkConfig("floor", dataDir, tinyWaitMs)
+      const add = await runMeasured(ns, [file], cniEnv(ns, "ADD", `floor${++container}`), config)
+      if (add.code !== 0 || !add.stdout.includes('"ips"'))
+        throw new Error(`${name}: ADD exited ${add.code}: ${add.stdout}`)
+      keep(name, { ...add, wallMs: add.wallMs - tinyWaitMs })
+    }
+  }
+  const floor = samples.get("node -e 0 (floor)") ?? []
+  const floorWall = median(floor.map((s) => s.wallMs))
+  const floorCpu = median(floor.map((s) => s.cpuMs))
+  console.log(
+    `node ${process.version}, ${new Date().toISOString()}, ${runs} interleaved rounds, private netns`
+  )
+  console.log("| ADD of (minus W = 20 ms) | median ms | ratio to floor | CPU ms | CPU ratio | peak RSS MiB |")
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: |")
+  for (const [name, rows] of samples) {
+    const wall = median(rows.map((s) => s.wallMs))
+    const cpu = median(rows.map((s) => s.cpuMs))
+    console.log(
+      `| ${name} | ${wall.toFixed(1)} | ${(wall / floorWall).toFixed(2)} | ${cpu.toFixed(0)} | ${(cpu / floorCpu).toFixed(2)} | ${(median(rows.map((s) => s.rssKb)) / 1024).toFixed(1)} |`
+    )
+  }
+} finally {
+  for (const copy of copies) copy.remove()
+  await ns.close()
+  fs.rmSync(work, { recursive: true, force: true })
+  fs.rmSync(dataDir, { recursive: true, force: true })
+}

@@ -1,0 +1,152 @@
+// The plain bundle's payload (program text, V8 code cache, netlink addon): one line comment at the end of the file, read back as bytes.
+import * as fs from "node:fs"
+
+// Why a comment: Node reads a script file as text and V8 scans all of it before anything runs. A
+// 2.4 MiB string literal costs ~20 ms of CPU to scan and build; the same bytes in a comment are
+// skipped for ~5 ms. A line comment, not a block comment: a truncated file still parses, so the
+// outer layer can say what is wrong (an unterminated `/*` makes Node print the whole line).
+
+/** Where each section of the payload line lies; made by `encodeBundlePayload`, baked into the outer layer. */
+export interface BundleLayout {
+  /** Names this build's payload (hex, from a hash of the line): a file of another build never matches. */
+  readonly id: string
+  /** The one character that stands for "\n" in the program section ("" when the program has no newline). */
+  readonly newlineEscape: string
+  /** Characters (= bytes: the program is ASCII) of the program text. */
+  readonly programLength: number
+  /** Characters of the code cache in base64, and its length in bytes once decoded (both 0: no cache). */
+  readonly codeCacheBase64Length: number
+  readonly codeCacheLength: number
+  /** Characters of the netlink addon in base64, and its length in bytes once decoded. */
+  readonly addonBase64Length: number
+  readonly addonLength: number
+}
+
+/** What the outer layer needs from its payload. */
+export interface BundlePayload {
+  /** The program text exactly as the build compiled it for the code cache. */
+  readonly program: string
+  readonly codeCache: Buffer | undefined
+  /** The netlink addon's bytes, decoded on the first call. */
+  readonly addonBytes: () => Uint8Array
+}
+
+/** The payload line does not match the layout: the file is truncated, extended, or from another build. */
+export class BundlePayloadError extends Error {
+  override readonly name = "BundlePayloadError"
+}
+
+const marker = "routetable-ipam payload "
+
+/** The bytes the payload's line starts with (after the file's previous line). */
+const lineHead = (layout: BundleLayout): string => `\n//${marker}${layout.id}:`
+
+/** The length of the file's tail that `readBundlePayload` reads: from the newline before the payload line to the end. */
+const tailLength = (layout: BundleLayout): number =>
+  lineHead(layout).length + layout.programLength + layout.codeCacheBase64Length + layout.addonBase64Length + 1
+
+/** The last `length` bytes of `file`, in one fresh buffer. */
+const readTail = (file: string, length: number): Buffer => {
+  const fd = fs.openSync(file, "r")
+  try {
+    const size = fs.fstatSync(fd).size
+    if (size < length)
+      throw new BundlePayloadError(`${file} is ${size} bytes, shorter than its payload (${length} bytes)`)
+    const bytes = Buffer.allocUnsafe(length)
+    const position = size - length
+    let read = 0
+    while (read < length) {
+      const n = fs.readSync(fd, bytes, read, length - read, position + read)
+      if (n === 0) throw new BundlePayloadError(`${file} ended while its payload was read`)
+      read += n
+    }
+    return bytes
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** `base64` decoded, exactly `length` bytes (Node's decoder skips foreign characters: a damaged section comes out shorter). */
+const decodeExactly = (base64: string, length: number, what: string): Buffer => {
+  const bytes = Buffer.from(base64, "base64")
+  if (bytes.length !== length)
+    throw new BundlePayloadError(`the ${what} section decodes to ${bytes.length} bytes, expected ${length}`)
+  return bytes
+}
+
+/**
+ * Reads the payload of the bundle `file` as the build laid it out: one read of the file's tail,
+ * then the sections by their offsets. Throws a `BundlePayloadError` naming what does not match
+ * when the tail is not this build's payload line (a truncated copy, bytes appended, a file of
+ * another build put in its place); the program then never runs. A byte changed inside a section
+ * without changing its length is not detected (hashing 2.4 MiB costs more than this saves).
+ */
+export const readBundlePayload = (file: string, layout: BundleLayout): BundlePayload => {
+  const head = lineHead(layout)
+  const tail = readTail(file, tailLength(layout))
+  if (tail.toString("latin1", 0, head.length) !== head || tail[tail.length - 1] !== 0x0a)
+    throw new BundlePayloadError(`${file} does not end with the payload line of build ${layout.id}`)
+  let offset = head.length
+  const section = (length: number): string => {
+    const start = offset
+    offset += length
+    return tail.toString("latin1", start, offset)
+  }
+  const escaped = section(layout.programLength)
+  const program = layout.newlineEscape === "" ? escaped : escaped.replaceAll(layout.newlineEscape, "\n")
+  const codeCacheBase64 = section(layout.codeCacheBase64Length)
+  const codeCache =
+    layout.codeCacheLength === 0
+      ? undefined
+      : decodeExactly(codeCacheBase64, layout.codeCacheLength, "code cache")
+  // its own copy: the addon must not keep the whole tail alive
+  const addonBase64 = section(layout.addonBase64Length)
+  let addon: Buffer | undefined
+  return {
+    program,
+    codeCache,
+    addonBytes: () => (addon ??= decodeExactly(addonBase64, layout.addonLength, "netlink addon"))
+  }
+}
+
+/** Characters that may stand for "\n" in the program section: control characters JavaScript text never needs. */
+const escapeCandidates = Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).filter(
+  (c) => c !== "\n" && c !== "\r" && c !== "\t"
+)
+
+/**
+ * The payload line for the given program text (ASCII, no "\r"), code cache and addon bytes, and
+ * its layout; `readBundlePayload` gives back exactly these. The program's newlines become one
+ * control character it does not contain, so the whole payload is one line.
+ */
+export const encodeBundlePayload = (
+  parts: {
+    readonly program: string
+    readonly codeCache: Uint8Array | undefined
+    readonly addon: Uint8Array
+  },
+  idOf: (line: string) => string
+): { readonly layout: BundleLayout; readonly line: string } => {
+  // latin1 bytes = characters only for ASCII; "\r", U+2028 and U+2029 would end a line comment
+  if (Buffer.byteLength(parts.program) !== parts.program.length || parts.program.includes("\r"))
+    throw new Error("the program text must be ASCII without carriage returns")
+  const newlineEscape = parts.program.includes("\n")
+    ? escapeCandidates.find((c) => !parts.program.includes(c))
+    : ""
+  if (newlineEscape === undefined) throw new Error("the program text uses every control character")
+  const program = newlineEscape === "" ? parts.program : parts.program.replaceAll("\n", newlineEscape)
+  const codeCache = parts.codeCache === undefined ? "" : Buffer.from(parts.codeCache).toString("base64")
+  const addon = Buffer.from(parts.addon).toString("base64")
+  const body = program + codeCache + addon
+  const id = idOf(body)
+  const layout: BundleLayout = {
+    id,
+    newlineEscape,
+    programLength: program.length,
+    codeCacheBase64Length: codeCache.length,
+    codeCacheLength: parts.codeCache?.length ?? 0,
+    addonBase64Length: addon.length,
+    addonLength: parts.addon.length
+  }
+  return { layout, line: `//${marker}${id}:${body}` }
+}

@@ -45,67 +45,88 @@ const lineHead = (layout: BundleLayout): string => `\n//${marker}${layout.id}:`
 const tailLength = (layout: BundleLayout): number =>
   lineHead(layout).length + layout.programLength + layout.codeCacheBase64Length + layout.addonBase64Length + 1
 
-/** The last `length` bytes of `file`, in one fresh buffer. */
-const readTail = (file: string, length: number): Buffer => {
+/** Fills `into[0, length)` from `fd` at `position`; throws when the file ends first. */
+const readFully = (fd: number, into: Buffer, length: number, position: number): void => {
+  let read = 0
+  while (read < length) {
+    const n = fs.readSync(fd, into, read, length - read, position + read)
+    if (n === 0) throw new BundlePayloadError(`the file ended while its payload was read`)
+    read += n
+  }
+}
+
+/** Throws unless a section decoded to exactly `expected` bytes (Node's base64 decoder skips foreign characters: a damaged section comes out shorter). */
+const checkDecoded = (decoded: number, expected: number, what: string): void => {
+  if (decoded !== expected)
+    throw new BundlePayloadError(`the ${what} section decodes to ${decoded} bytes, expected ${expected}`)
+}
+
+/** `base64` decoded, exactly `length` bytes. */
+const decodeExactly = (base64: string, length: number, what: string): Buffer => {
+  const bytes = Buffer.from(base64, "base64")
+  checkDecoded(bytes.length, length, what)
+  return bytes
+}
+
+/** The addon's bytes from its base64 text, decoded once on the first call (a closure of nothing else). */
+const lazyAddon = (base64: string, length: number): (() => Uint8Array) => {
+  let addon: Buffer | undefined
+  return () => (addon ??= decodeExactly(base64, length, "netlink addon"))
+}
+
+/**
+ * Reads the payload of the bundle `file` as the build laid it out: the head of the file's last
+ * line and its end are checked, then each section is read by its offset into one scratch buffer
+ * (the size of the program text: the file's 2.3 MiB tail is never in memory at once). Throws a
+ * `BundlePayloadError` naming what does not match when the tail is not this build's payload line
+ * (a truncated copy, bytes appended, a file of another build put in its place); the program then
+ * never runs. A byte changed inside a section without changing its length is not detected
+ * (hashing 2.3 MiB at every call costs more than this layout saves).
+ */
+export const readBundlePayload = (file: string, layout: BundleLayout): BundlePayload => {
+  const head = lineHead(layout)
+  const length = tailLength(layout)
   const fd = fs.openSync(file, "r")
   try {
     const size = fs.fstatSync(fd).size
     if (size < length)
-      throw new BundlePayloadError(`${file} is ${size} bytes, shorter than its payload (${length} bytes)`)
-    const bytes = Buffer.allocUnsafe(length)
-    const position = size - length
-    let read = 0
-    while (read < length) {
-      const n = fs.readSync(fd, bytes, read, length - read, position + read)
-      if (n === 0) throw new BundlePayloadError(`${file} ended while its payload was read`)
-      read += n
+      throw new BundlePayloadError(
+        `${file} is ${size} bytes, shorter than its payload line (${length} bytes)`
+      )
+    const start = size - length
+    const scratch = Buffer.allocUnsafeSlow(
+      Math.max(64 * 1024, head.length, layout.programLength, layout.addonBase64Length)
+    )
+    readFully(fd, scratch, 1, size - 1)
+    const lastByte = scratch[0]
+    readFully(fd, scratch, head.length, start)
+    if (scratch.toString("latin1", 0, head.length) !== head || lastByte !== 0x0a)
+      throw new BundlePayloadError(`${file} does not end with the payload line of build ${layout.id}`)
+    let offset = start + head.length
+    const section = (sectionLength: number): string => {
+      readFully(fd, scratch, sectionLength, offset)
+      offset += sectionLength
+      return scratch.toString("latin1", 0, sectionLength)
     }
-    return bytes
+    const escaped = section(layout.programLength)
+    const program = layout.newlineEscape === "" ? escaped : escaped.replaceAll(layout.newlineEscape, "\n")
+    // decoded chunk by chunk through the scratch buffer: never a string of all 1.4 MiB of base64
+    const codeCache =
+      layout.codeCacheLength === 0 ? undefined : Buffer.allocUnsafeSlow(layout.codeCacheLength)
+    const chunk = scratch.length - (scratch.length % 4)
+    let decoded = 0
+    for (let left = layout.codeCacheBase64Length; left > 0; left -= chunk) {
+      const base64 = section(Math.min(chunk, left))
+      if (codeCache !== undefined) decoded += codeCache.write(base64, decoded, "base64")
+    }
+    checkDecoded(decoded, layout.codeCacheLength, "code cache")
+    return {
+      program,
+      codeCache,
+      addonBytes: lazyAddon(section(layout.addonBase64Length), layout.addonLength)
+    }
   } finally {
     fs.closeSync(fd)
-  }
-}
-
-/** `base64` decoded, exactly `length` bytes (Node's decoder skips foreign characters: a damaged section comes out shorter). */
-const decodeExactly = (base64: string, length: number, what: string): Buffer => {
-  const bytes = Buffer.from(base64, "base64")
-  if (bytes.length !== length)
-    throw new BundlePayloadError(`the ${what} section decodes to ${bytes.length} bytes, expected ${length}`)
-  return bytes
-}
-
-/**
- * Reads the payload of the bundle `file` as the build laid it out: one read of the file's tail,
- * then the sections by their offsets. Throws a `BundlePayloadError` naming what does not match
- * when the tail is not this build's payload line (a truncated copy, bytes appended, a file of
- * another build put in its place); the program then never runs. A byte changed inside a section
- * without changing its length is not detected (hashing 2.4 MiB costs more than this saves).
- */
-export const readBundlePayload = (file: string, layout: BundleLayout): BundlePayload => {
-  const head = lineHead(layout)
-  const tail = readTail(file, tailLength(layout))
-  if (tail.toString("latin1", 0, head.length) !== head || tail[tail.length - 1] !== 0x0a)
-    throw new BundlePayloadError(`${file} does not end with the payload line of build ${layout.id}`)
-  let offset = head.length
-  const section = (length: number): string => {
-    const start = offset
-    offset += length
-    return tail.toString("latin1", start, offset)
-  }
-  const escaped = section(layout.programLength)
-  const program = layout.newlineEscape === "" ? escaped : escaped.replaceAll(layout.newlineEscape, "\n")
-  const codeCacheBase64 = section(layout.codeCacheBase64Length)
-  const codeCache =
-    layout.codeCacheLength === 0
-      ? undefined
-      : decodeExactly(codeCacheBase64, layout.codeCacheLength, "code cache")
-  // its own copy: the addon must not keep the whole tail alive
-  const addonBase64 = section(layout.addonBase64Length)
-  let addon: Buffer | undefined
-  return {
-    program,
-    codeCache,
-    addonBytes: () => (addon ??= decodeExactly(addonBase64, layout.addonLength, "netlink addon"))
   }
 }
 

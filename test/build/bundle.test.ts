@@ -80,6 +80,12 @@ describe("npm run build (dist/routetable-ipam)", () => {
       const run = await runExecutable([process.execPath, "-r", preload, copy], { CNI_COMMAND: "ADD" })
       assert.strictEqual(run.status, 4, run.stderr)
       assert.include(run.stderr, "code cache: accepted\n")
+      // negative control: other V8 flags make V8 reject the same cache, and the preload says so
+      const otherFlags = await runExecutable([process.execPath, "--no-opt", "-r", preload, copy], {
+        CNI_COMMAND: "ADD"
+      })
+      assert.strictEqual(otherFlags.status, 4, otherFlags.stderr)
+      assert.include(otherFlags.stderr, "code cache: rejected\n")
     } finally {
       fs.rmSync(path.dirname(copy), { recursive: true, force: true })
     }

@@ -74,14 +74,18 @@ const lazyAddon = (base64: string, length: number): (() => Uint8Array) => {
   return () => (addon ??= decodeExactly(base64, length, "netlink addon"))
 }
 
+/** Bytes per read: strings of this size stay in V8's young generation, where garbage costs nothing to collect. */
+const chunkLength = 64 * 1024
+
 /**
  * Reads the payload of the bundle `file` as the build laid it out: the head of the file's last
- * line and its end are checked, then each section is read by its offset into one scratch buffer
- * (the size of the program text: the file's 2.3 MiB tail is never in memory at once). Throws a
- * `BundlePayloadError` naming what does not match when the tail is not this build's payload line
- * (a truncated copy, bytes appended, a file of another build put in its place); the program then
- * never runs. A byte changed inside a section without changing its length is not detected
- * (hashing 2.3 MiB at every call costs more than this layout saves).
+ * line and its end are checked, then each section is read by its offset, 64 KiB at a time through
+ * one small buffer (neither the file's 2.3 MiB tail nor its 1.4 MiB of code cache base64 is ever
+ * in memory at once: peak RSS). Throws a `BundlePayloadError` naming what does not match when the
+ * tail is not this build's payload line (a truncated copy, bytes appended, a file of another build
+ * put in its place); the program then never runs. A byte changed inside a section without
+ * changing its length is not detected (hashing 2.3 MiB at every call costs more than this layout
+ * saves).
  */
 export const readBundlePayload = (file: string, layout: BundleLayout): BundlePayload => {
   const head = lineHead(layout)
@@ -94,36 +98,39 @@ export const readBundlePayload = (file: string, layout: BundleLayout): BundlePay
         `${file} is ${size} bytes, shorter than its payload line (${length} bytes)`
       )
     const start = size - length
-    const scratch = Buffer.allocUnsafeSlow(
-      Math.max(64 * 1024, head.length, layout.programLength, layout.addonBase64Length)
-    )
+    const scratch = Buffer.allocUnsafeSlow(Math.max(chunkLength, head.length))
     readFully(fd, scratch, 1, size - 1)
     const lastByte = scratch[0]
     readFully(fd, scratch, head.length, start)
     if (scratch.toString("latin1", 0, head.length) !== head || lastByte !== 0x0a)
       throw new BundlePayloadError(`${file} does not end with the payload line of build ${layout.id}`)
     let offset = start + head.length
-    const section = (sectionLength: number): string => {
-      readFully(fd, scratch, sectionLength, offset)
-      offset += sectionLength
-      return scratch.toString("latin1", 0, sectionLength)
+    /** The next `sectionLength` characters, chunk by chunk (chunkLength is a multiple of 4: base64 quanta stay whole). */
+    const eachChunk = (sectionLength: number, use: (chunk: string) => void): void => {
+      for (let left = sectionLength; left > 0; left -= chunkLength) {
+        const n = Math.min(chunkLength, left)
+        readFully(fd, scratch, n, offset)
+        offset += n
+        use(scratch.toString("latin1", 0, n))
+      }
     }
-    const escaped = section(layout.programLength)
-    const program = layout.newlineEscape === "" ? escaped : escaped.replaceAll(layout.newlineEscape, "\n")
-    // decoded chunk by chunk through the scratch buffer: never a string of all 1.4 MiB of base64
+    const programChunks: Array<string> = []
+    eachChunk(layout.programLength, (chunk) =>
+      programChunks.push(layout.newlineEscape === "" ? chunk : chunk.replaceAll(layout.newlineEscape, "\n"))
+    )
     const codeCache =
       layout.codeCacheLength === 0 ? undefined : Buffer.allocUnsafeSlow(layout.codeCacheLength)
-    const chunk = scratch.length - (scratch.length % 4)
     let decoded = 0
-    for (let left = layout.codeCacheBase64Length; left > 0; left -= chunk) {
-      const base64 = section(Math.min(chunk, left))
-      if (codeCache !== undefined) decoded += codeCache.write(base64, decoded, "base64")
-    }
+    eachChunk(layout.codeCacheBase64Length, (chunk) => {
+      if (codeCache !== undefined) decoded += codeCache.write(chunk, decoded, "base64")
+    })
     checkDecoded(decoded, layout.codeCacheLength, "code cache")
+    const addonChunks: Array<string> = []
+    eachChunk(layout.addonBase64Length, (chunk) => addonChunks.push(chunk))
     return {
-      program,
+      program: programChunks.join(""),
       codeCache,
-      addonBytes: lazyAddon(section(layout.addonBase64Length), layout.addonLength)
+      addonBytes: lazyAddon(addonChunks.join(""), layout.addonLength)
     }
   } finally {
     fs.closeSync(fd)

@@ -59,6 +59,13 @@ describe("bundle payload line", () => {
     assert.strictEqual(run.stdout, "outer\n")
   })
 
+  it("reads back a program longer than one read (64 KiB), newlines on both sides of a chunk boundary", () => {
+    const long = `${"a\n".repeat(40_000)}${"*/".repeat(30_000)}\n`
+    const encoded = encodeBundlePayload({ program: long, codeCache, addon }, idOf)
+    const payload = readBundlePayload(write("long", `${outer}${encoded.line}\n`), encoded.layout)
+    assert.strictEqual(payload.program, long)
+  })
+
   it("without a code cache: no cache, the rest exact", () => {
     const bare = encodeBundlePayload({ program, codeCache: undefined, addon }, idOf)
     const payload = readBundlePayload(write("bare", `${outer}${bare.line}\n`), bare.layout)

@@ -17,7 +17,7 @@ const idOf = (body: string) => createHash("sha256").update(body).digest("hex").s
 // newlines, a block-comment end and a base64-looking run: all must survive the line comment
 const program = "(function (exports, require, module) {const a = /x*/g\nconst b = `two\nlines`\n/* c */\n})"
 // larger than the program: decoded in several chunks of the scratch buffer
-const codeCache = Uint8Array.from({ length: 200_000 }, (_, i) => (i * 7919) % 256)
+const codeCache = Uint8Array.from({ length: 600_000 }, (_, i) => (i * 7919) % 256)
 const addon = Uint8Array.from({ length: 1_001 }, (_, i) => (i * 31) % 256)
 
 describe("bundle payload line", () => {
@@ -59,8 +59,8 @@ describe("bundle payload line", () => {
     assert.strictEqual(run.stdout, "outer\n")
   })
 
-  it("reads back a program longer than one read (64 KiB), newlines on both sides of a chunk boundary", () => {
-    const long = `${"a\n".repeat(40_000)}${"*/".repeat(30_000)}\n`
+  it("reads back a program longer than one read (256 KiB), newlines on both sides of a chunk boundary", () => {
+    const long = `${"a\n".repeat(140_000)}${"*/".repeat(30_000)}\n`
     const encoded = encodeBundlePayload({ program: long, codeCache, addon }, idOf)
     const payload = readBundlePayload(write("long", `${outer}${encoded.line}\n`), encoded.layout)
     assert.strictEqual(payload.program, long)
@@ -106,7 +106,7 @@ describe("bundle payload line", () => {
   it("refuses a code cache or an addon section with a foreign character", () => {
     const cacheStart = line.length - layout.addonBase64Length - layout.codeCacheBase64Length
     const inCache = `${line.slice(0, cacheStart + 10)}#${line.slice(cacheStart + 11)}`
-    refused(`${outer}${inCache}\n`, layout, /code cache section decodes to \d+ bytes, expected 200000/)
+    refused(`${outer}${inCache}\n`, layout, /code cache section decodes to \d+ bytes, expected 600000/)
     const addonStart = line.length - layout.addonBase64Length
     const inAddon = `${line.slice(0, addonStart + 10)}#${line.slice(addonStart + 11)}`
     refused(`${outer}${inAddon}\n`, layout, /netlink addon section decodes to \d+ bytes, expected 1001/)

@@ -9,7 +9,7 @@ import { runProgram } from "./runProgram.ts"
 // and even functions that never run cost a pre-parse (about 20 ms for the ~900 KiB program on a
 // 2-core machine, most of `node -e 0`). And as a vm.Script it can use the code cache the build
 // made (everything a training ADD compiled). Why it is not a string literal either: V8 scans and
-// builds every string literal of the file (~20 ms for the 2.4 MiB of program and cache); the
+// builds every string literal of the file (~25 ms for the 2.4 MiB of program and cache); the
 // payload sits in a line comment at the end of this same file instead (bundlePayload.ts), which
 // V8 skips, and is read back as bytes. V8 rejects a cache made by another Node version or with
 // other flags (then the program compiles as usual). Everything comes from this same root-owned

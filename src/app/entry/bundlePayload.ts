@@ -2,9 +2,10 @@
 import * as fs from "node:fs"
 
 // Why a comment: Node reads a script file as text and V8 scans all of it before anything runs. A
-// 2.4 MiB string literal costs ~20 ms of CPU to scan and build; the same bytes in a comment are
-// skipped for ~5 ms. A line comment, not a block comment: a truncated file still parses, so the
-// outer layer can say what is wrong (an unterminated `/*` makes Node print the whole line).
+// 2.3 MiB string literal costs ~25-28 ms of CPU to scan and build; the same bytes in a comment
+// ~8-11 ms (bench/bundleLayout.ts). A line comment, not a block comment: a truncated file still
+// parses, so the outer layer can say what is wrong (an unterminated `/*` makes Node print the
+// whole line).
 
 /** Where each section of the payload line lies; made by `encodeBundlePayload`, baked into the outer layer. */
 export interface BundleLayout {

@@ -5,6 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as esbuild from "esbuild"
+import { type BundleLayout, encodeBundlePayload } from "../src/app/entry/bundlePayload.ts"
 
 /** Repository root (this file lives in scripts/). */
 export const projectRoot = path.resolve(import.meta.dirname, "..")
@@ -23,10 +24,13 @@ const shimFiles: Record<AddonSource, string> = {
   sea: path.join(projectRoot, "src/app/nativeAddon/seaNetlinkAddon.ts")
 }
 
+/** The module the plain bundle's program asks its host for the netlink addon's bytes (src/app/entry/bundleMain.ts). */
+export const netlinkAddonModule = "routetable-ipam:netlink-addon"
+
 /**
  * esbuild plugin: `require("node-gyp-build")` inside `netlink` becomes our loader (which writes the
- * addon into a private directory and dlopens it on first use), and the virtual module
- * `routetable-ipam:netlink-addon-base64` becomes the addon's bytes as a base64 string.
+ * addon into a private directory and dlopens it on first use); `routetable-ipam:netlink-addon`
+ * stays a `require` of the host, which hands over the bytes from the bundle's payload.
  */
 export const netlinkAddonPlugin = (source: AddonSource): esbuild.Plugin => ({
   name: "netlink-addon",
@@ -41,13 +45,9 @@ export const netlinkAddonPlugin = (source: AddonSource): esbuild.Plugin => ({
       loader: "js",
       resolveDir: projectRoot
     }))
-    build.onResolve({ filter: /^routetable-ipam:netlink-addon-base64$/ }, () => ({
-      path: netlinkAddonFile,
-      namespace: "netlink-addon-bytes"
-    }))
-    build.onLoad({ filter: /.*/, namespace: "netlink-addon-bytes" }, (args) => ({
-      contents: fs.readFileSync(args.path),
-      loader: "base64"
+    build.onResolve({ filter: /^routetable-ipam:netlink-addon$/ }, () => ({
+      path: netlinkAddonModule,
+      external: true
     }))
   }
 })
@@ -113,22 +113,20 @@ export const bundleOptions = (options: {
   ...(options.addonSource === "embedded" ? { banner: { js: moduleNeutralBanner } } : {})
 })
 
-/** The outer layer of the plain bundle (answers VERSION, else runs the program it carries as text). */
+/** The outer layer of the plain bundle (answers VERSION, else runs the program its payload line carries). */
 export const bundleMainFile = path.join(projectRoot, "src/app/entry/bundleMain.ts")
 
-/** esbuild plugin: the virtual modules `routetable-ipam:<name>` become the given strings. */
-export const stringModulesPlugin = (modules: Readonly<Record<string, string>>): esbuild.Plugin => ({
-  name: "string-modules",
+/** esbuild plugin: the virtual module `routetable-ipam:bundle-layout` becomes the given layout (JSON). */
+export const bundleLayoutPlugin = (layout: BundleLayout): esbuild.Plugin => ({
+  name: "bundle-layout",
   setup: (build) => {
-    build.onResolve({ filter: /^routetable-ipam:program-/ }, (args) => {
-      const name = args.path.slice("routetable-ipam:".length)
-      return Object.hasOwn(modules, name)
-        ? { path: name, namespace: "string-modules" }
-        : { errors: [{ text: `unknown virtual module ${args.path}` }] }
-    })
-    build.onLoad({ filter: /.*/, namespace: "string-modules" }, (args) => ({
-      contents: modules[args.path] ?? "",
-      loader: "text"
+    build.onResolve({ filter: /^routetable-ipam:bundle-layout$/ }, () => ({
+      path: "bundle-layout",
+      namespace: "bundle-layout"
+    }))
+    build.onLoad({ filter: /.*/, namespace: "bundle-layout" }, () => ({
+      contents: JSON.stringify(layout),
+      loader: "json"
     }))
   }
 })
@@ -163,7 +161,9 @@ const cacheMakerScript = [
   "process.on('exit', () => fs.writeFileSync(cache, script.createCachedData()))",
   // outside a single executable node:sea has no assets: the SEA program's addon loader gets the file's bytes
   "const sea = { getRawAsset: () => { const b = fs.readFileSync(addon); return b.buffer.slice(b.byteOffset, b.byteOffset + b.length) } }",
-  "const host = (id) => (id === 'node:sea' || id === 'sea' ? sea : require(id))",
+  // the bundle's program asks its host (bundleMain.ts) for the addon's bytes
+  `const embedded = { netlinkAddonBytes: () => fs.readFileSync(addon) }`,
+  `const host = (id) => (id === 'node:sea' || id === 'sea' ? sea : id === ${JSON.stringify(netlinkAddonModule)} ? embedded : require(id))`,
   "script.runInThisContext()(module.exports, host, module, source, require('node:path').dirname(source))"
 ].join("\n")
 
@@ -261,11 +261,13 @@ export const makeCodeCache = (wrappedProgram: string, node: string = process.exe
 }
 
 /**
- * Builds the operator executable in two steps: `entry` bundled in memory (the program: CommonJS,
- * node24, minified, the netlink addon inside) and its V8 code cache (`makeCodeCache`), then
- * src/app/entry/bundleMain.ts bundled into `outfile` with both as strings (shebang, mode 0755).
- * Node pre-parses every function of a script it loads, so a program in plain code would cost
- * VERSION ~20 ms it never runs; a string literal costs a scan. Returns the file's size in bytes.
+ * Builds the operator executable: `entry` bundled in memory (the program: CommonJS, node24,
+ * minified) and its V8 code cache (`makeCodeCache`), then src/app/entry/bundleMain.ts bundled as
+ * the outer layer, followed by one line comment carrying the program, the cache and the netlink
+ * addon (src/app/entry/bundlePayload.ts: V8 skips a comment, where it would scan and build a
+ * string literal; the outer layer reads the line back as bytes). Node pre-parses every function
+ * of a script it loads, so a program in plain code would cost VERSION ~20 ms it never runs.
+ * Shebang, mode 0755. Returns the file's size in bytes.
  */
 export const buildBundle = async (options: {
   readonly entry: string
@@ -274,16 +276,27 @@ export const buildBundle = async (options: {
   readonly codeCache?: boolean
 }): Promise<number> => {
   fs.mkdirSync(path.dirname(options.outfile), { recursive: true })
-  const programSource = wrapProgram(await bundleProgram({ entry: options.entry, addonSource: "embedded" }))
-  const programCodeCache =
-    (options.codeCache ?? isMainEntry(options.entry)) ? makeCodeCache(programSource).toString("base64") : ""
-  await esbuild.build({
+  const program = wrapProgram(await bundleProgram({ entry: options.entry, addonSource: "embedded" }))
+  const codeCache = (options.codeCache ?? isMainEntry(options.entry)) ? makeCodeCache(program) : undefined
+  const payload = encodeBundlePayload(
+    { program, codeCache, addon: fs.readFileSync(netlinkAddonFile) },
+    (body) => createHash("sha256").update(body).digest("hex").slice(0, 16)
+  )
+  const outer = await esbuild.build({
     ...bundleOptions({ entry: bundleMainFile, outfile: options.outfile, addonSource: "embedded" }),
-    // the outer layer never touches netlink: only the program's text and its cache are inlined
-    plugins: [
-      stringModulesPlugin({ "program-source": programSource, "program-code-cache": programCodeCache })
-    ]
+    // the outer layer never touches netlink: it only learns where its payload lies
+    plugins: [bundleLayoutPlugin(payload.layout)],
+    write: false
   })
+  const outerText = outer.outputFiles[0]?.text
+  if (outerText === undefined) throw new Error("esbuild wrote no output for the outer layer")
+  fs.writeFileSync(
+    options.outfile,
+    `${outerText.endsWith("\n") ? outerText : `${outerText}\n`}${payload.line}\n`,
+    {
+      mode: 0o755
+    }
+  )
   fs.chmodSync(options.outfile, 0o755)
   return fs.statSync(options.outfile).size
 }

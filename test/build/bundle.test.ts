@@ -55,7 +55,7 @@ describe("npm run build (dist/routetable-ipam)", () => {
   })
 
   for (const packageJson of ['{"type":"commonjs"}', '{"type":"module"}', "{}"]) {
-    it(`answers VERSION next to a package.json ${packageJson} (Node picks the module type from it)`, async () => {
+    it(`answers VERSION, and runs the program from its payload, next to a package.json ${packageJson} (Node picks the module type from it)`, async () => {
       const copy = copyAlone(bundle, "module-type")
       try {
         fs.writeFileSync(path.join(path.dirname(copy), "package.json"), packageJson)
@@ -63,9 +63,76 @@ describe("npm run build (dist/routetable-ipam)", () => {
         assert.strictEqual(run.status, 0, run.stderr)
         assert.strictEqual(run.stdout.split("\n").length, 2, run.stdout)
         assert.isString((JSON.parse(run.stdout) as { cniVersion?: unknown }).cniVersion)
+        // the CNI core itself: ADD without its other variables is refused with code 4
+        const add = await runExecutable([copy], { CNI_COMMAND: "ADD" })
+        assert.strictEqual(add.status, 4, add.stderr)
+        assert.strictEqual((JSON.parse(add.stdout) as { code?: unknown }).code, 4)
       } finally {
         fs.rmSync(path.dirname(copy), { recursive: true, force: true })
       }
     })
   }
+
+  it("compiles its program with the build's code cache, which V8 accepts (the cache is for the program text exactly)", async () => {
+    const copy = copyAlone(bundle, "code-cache")
+    try {
+      const preload = path.join(projectRoot, "test/build/fixtures/reportCodeCache.cjs")
+      const run = await runExecutable([process.execPath, "-r", preload, copy], { CNI_COMMAND: "ADD" })
+      assert.strictEqual(run.status, 4, run.stderr)
+      assert.include(run.stderr, "code cache: accepted\n")
+      // negative control: other V8 flags make V8 reject the same cache, and the preload says so
+      const otherFlags = await runExecutable([process.execPath, "--no-opt", "-r", preload, copy], {
+        CNI_COMMAND: "ADD"
+      })
+      assert.strictEqual(otherFlags.status, 4, otherFlags.stderr)
+      assert.include(otherFlags.stderr, "code cache: rejected\n")
+    } finally {
+      fs.rmSync(path.dirname(copy), { recursive: true, force: true })
+    }
+  })
+
+  it("a truncated or extended copy runs nothing: one CNI error (999) on stdout, the cause on stderr, exit 1; VERSION still answers", async () => {
+    const intact = copyAlone(bundle, "damaged")
+    const tmp = freshDirectory("damaged-tmp")
+    const watch = watchCreations(tmp)
+    try {
+      // negative control: the intact copy starts the CNI core (code 4: the other variables are missing)
+      const control = await runExecutable([intact], { CNI_COMMAND: "ADD", TMPDIR: tmp })
+      assert.strictEqual(control.status, 4, control.stderr)
+      const bytes = fs.readFileSync(intact)
+      const damaged = path.join(path.dirname(intact), "damaged")
+      for (const content of [
+        bytes.subarray(0, bytes.length - 1),
+        bytes.subarray(0, Math.floor(bytes.length / 2)),
+        Buffer.concat([bytes, Buffer.from("\n")])
+      ]) {
+        fs.writeFileSync(damaged, content, { mode: 0o755 })
+        const run = await runExecutable([damaged], { CNI_COMMAND: "ADD", TMPDIR: tmp })
+        assert.strictEqual(run.status, 1, run.stderr)
+        const lines = run.stdout.split("\n")
+        assert.strictEqual(lines.length, 2, run.stdout)
+        const error = JSON.parse(lines[0] ?? "") as { code?: unknown; msg?: unknown; details?: unknown }
+        assert.strictEqual(error.code, 999)
+        assert.strictEqual(
+          error.msg,
+          `routetable-ipam: the executable ${damaged} is damaged or incomplete, install it again`
+        )
+        assert.match(String(error.details), /payload line/)
+        assert.include(run.stderr, "is damaged or incomplete")
+        // the CNI core never ran: it would have refused the missing variables (code 4) and logged it
+        assert.notInclude(run.stderr, "ADD refused")
+        assert.isBelow(run.stderr.length, 1000)
+        const version = await runExecutable([damaged], { CNI_COMMAND: "VERSION" })
+        assert.strictEqual(version.status, 0, version.stderr)
+      }
+      assert.deepStrictEqual(
+        (await watch.created()).filter((name) => name.startsWith(addonDirectoryPrefix)),
+        []
+      )
+    } finally {
+      watch.close()
+      fs.rmSync(path.dirname(intact), { recursive: true, force: true })
+      fs.rmSync(tmp, { recursive: true, force: true })
+    }
+  })
 })

@@ -1,4 +1,4 @@
-// `node bench/profileSources.ts DIR [--after-netlink]`: self time of the bundle's `--cpu-prof` profiles in DIR, per source file and function.
+// `node bench/profileSources.ts DIR [--after-netlink] [--entry FILE]`: self time of the bundle's `--cpu-prof` profiles in DIR, per source file and function.
 // The bundle is minified into one string: positions are mapped back through a source map of the same
 // build (esbuild is deterministic), so run it on profiles of a bundle built from the same checkout.
 import * as fs from "node:fs"
@@ -9,11 +9,14 @@ import { bundleOptions, mainEntryFile } from "../scripts/build.ts"
 
 const [dir = "", ...flags] = process.argv.slice(2)
 if (dir === "" || !fs.existsSync(dir))
-  throw new Error("usage: node bench/profileSources.ts DIR [--after-netlink]")
+  throw new Error("usage: node bench/profileSources.ts DIR [--after-netlink] [--entry FILE]")
 const afterNetlink = flags.includes("--after-netlink")
+// the entry the profiled bundle was built from (default: the executable's main)
+const entryFlag = flags.indexOf("--entry")
+const entry = entryFlag === -1 ? mainEntryFile : path.resolve(flags[entryFlag + 1] ?? "")
 
 const { banner: _, ...options } = bundleOptions({
-  entry: mainEntryFile,
+  entry,
   outfile: "program.cjs",
   addonSource: "embedded"
 })

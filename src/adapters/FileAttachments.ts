@@ -352,6 +352,8 @@ const removeRecord = async (path: string): Promise<void> => {
  * record of a network on each claim step and release: a blocking read of a small file costs
  * ~20 us, where a promise read (open, fstat, read, close on the thread pool, one fiber each)
  * cost ~0.5 ms per record in ADD's CPU profile, which a node of 64 pods paid on every call.
+ * `get` reads the same way: ADD and DEL each call it twice, and a promise read cost ~1.7 ms of
+ * CPU per call in a fresh process (measured in a burst).
  */
 const readIfPresentNow = (path: string): string | undefined => {
   try {
@@ -375,16 +377,6 @@ const namesInNow = (dir: string): Array<string> => {
   }
 }
 
-/** Read a file; undefined when it does not exist. */
-const readIfPresent = async (path: string): Promise<string | undefined> => {
-  try {
-    return await Fs.readFile(path, "utf8")
-  } catch (cause) {
-    if (codeOf(cause) === "ENOENT") return undefined
-    throw cause
-  }
-}
-
 /**
  * The Attachments port on files under `dataDir` (the plugin uses /var/lib/cni/routetable-ipam).
  *
@@ -400,7 +392,7 @@ export const make = (dataDir: string): Attachments["Service"] =>
     get: (key) =>
       Effect.flatMap(recordPath(dataDir, "get", key), (path) =>
         Effect.flatMap(
-          Effect.tryPromise({ try: () => readIfPresent(path), catch: ioError("get", path) }),
+          Effect.try({ try: () => readIfPresentNow(path), catch: ioError("get", path) }),
           (text) => {
             if (text === undefined) return Effect.succeed(undefined)
             const record = decodeRecord(text)

@@ -252,6 +252,88 @@ describe("FileAttachments", () => {
     })
   )
 
+  it.effect(
+    "get, list and quarantined read the files again on every call: a same-length rewrite in place, same mtime, is seen",
+    () =>
+      Effect.gen(function* () {
+        // what a cache keyed by inode, size or mtime would miss: another process rewrote the
+        // file within the mtime's granularity, with the same length, on the same inode
+        const { dataDir, store } = yield* withStore
+        const dir = Path.join(dataDir, "pods")
+        const held = { ...record("c1"), addresses: [at("100.64.0.5")], pending: [] }
+        yield* store.put(held)
+        const file = Path.join(dir, "c1@eth0.json")
+        // a whole second, so the same mtime can be set again exactly
+        const second = Math.floor(Date.now() / 1000)
+        yield* io(() => Fs.utimes(file, second, second))
+        const before = yield* io(() => Fs.stat(file))
+        assert.deepStrictEqual(yield* store.get(key("c1")), held)
+        assert.deepStrictEqual(yield* store.list("pods"), [held])
+        const rewrite = (from: string, to: string) =>
+          io(async () => {
+            const text = await Fs.readFile(file, "utf8")
+            assert.include(text, from)
+            const handle = await Fs.open(file, "r+")
+            await handle.write(text.replace(from, to), 0, "utf8")
+            await handle.close()
+            await Fs.utimes(file, second, second)
+          })
+        yield* rewrite('"100.64.0.5"', '"100.64.0.7"')
+        const after = yield* io(() => Fs.stat(file))
+        assert.deepStrictEqual(
+          [after.ino, after.size, after.mtimeMs],
+          [before.ino, before.size, before.mtimeMs]
+        )
+        const moved = { ...held, addresses: [at("100.64.0.7")] }
+        assert.deepStrictEqual(yield* store.get(key("c1")), moved)
+        assert.deepStrictEqual(yield* store.list("pods"), [moved])
+
+        // a corrupt record (moved aside by list): what can be read of it is read again too
+        yield* rewrite('"addresses"', '"addresseZ"')
+        assert.deepStrictEqual(yield* store.list("pods"), [])
+        const [corrupt] = yield* io(() => Fs.readdir(dir))
+        assert.match(corrupt ?? "", /^\.corrupt\.c1@eth0\.json\.\d+$/)
+        assert.deepStrictEqual(
+          (yield* store.quarantined("pods")).map((q) => q.addresses.map(formatIp)),
+          [["100.64.0.7"]]
+        )
+        const quarantinedFile = Path.join(dir, corrupt ?? "")
+        const text = yield* io(() => Fs.readFile(quarantinedFile, "utf8"))
+        yield* io(() => Fs.writeFile(quarantinedFile, text.replace('"100.64.0.7"', '"100.64.0.9"')))
+        assert.deepStrictEqual(
+          (yield* store.quarantined("pods")).map((q) => q.addresses.map(formatIp)),
+          [["100.64.0.9"]]
+        )
+      })
+  )
+
+  it.effect("quarantined - nothing in a network without a directory or without corrupt records", () =>
+    Effect.gen(function* () {
+      const { store } = yield* withStore
+      assert.deepStrictEqual(yield* store.quarantined("pods"), [])
+      yield* store.put(record("c1"))
+      assert.deepStrictEqual(yield* store.quarantined("pods"), [])
+    })
+  )
+
+  it.effect("list - a stale temporary name it cannot remove (a directory) is left and never fails list", () =>
+    Effect.gen(function* () {
+      const { dataDir, store } = yield* withStore
+      yield* store.put(record("good"))
+      const dir = Path.join(dataDir, "pods")
+      const odd = Path.join(dir, ".tmp-00000000000000cc")
+      yield* io(() => Fs.mkdir(Path.join(odd, "inside"), { recursive: true }))
+      const twoMinutesAgo = new Date(Date.now() - 120_000)
+      yield* io(() => Fs.utimes(odd, twoMinutesAgo, twoMinutesAgo))
+      assert.deepStrictEqual(yield* store.list("pods"), [record("good")])
+      assert.deepStrictEqual(yield* tree(dir), [
+        ".tmp-00000000000000cc",
+        ".tmp-00000000000000cc/inside",
+        "good@eth0.json"
+      ])
+    })
+  )
+
   it.effect("remove - idempotent; removes only its own record", () =>
     Effect.gen(function* () {
       const { dataDir, store } = yield* withStore

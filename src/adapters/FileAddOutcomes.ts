@@ -1,5 +1,5 @@
-// ADD outcome counters in `<dataDir>/<network>/.counters.json`, replaced atomically (write a temporary file, rename).
-import * as Fs from "node:fs/promises"
+// ADD outcome counters under `<dataDir>/<network>/`: one small delta file per ADD, folded into `.counters.json` now and then.
+import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -12,74 +12,168 @@ import {
   sumOutcomes
 } from "../domain/AddOutcomes.ts"
 import { checkNetworkName } from "../domain/ContainerId.ts"
-import { makeDirectories, temporarySuffix } from "./FileAttachments.ts"
+import { makeDirectoriesNow, temporarySuffix } from "./FileAttachments.ts"
 
-/** The file's name inside a network's directory (a dot name: never read as an owner record). */
+/** The folded total's name inside a network's directory (a dot name: never read as an owner record). */
 export const countersFileName = ".counters.json"
 
+/** The directory of deltas not folded yet, inside a network's directory. */
+export const countersDeltaDirName = ".counters.d"
+
 const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-const CountersFile = Schema.Struct({
+const Counts = {
   won: Schema.optionalKey(Count),
   lostRaces: Schema.optionalKey(Count),
   refused: Schema.optionalKey(Count),
   exhausted: Schema.optionalKey(Count),
   tryAgainLater: Schema.optionalKey(Count)
-})
-const decodeCounters = Schema.decodeUnknownOption(Schema.fromJsonString(CountersFile))
+}
+/** The total; `folded`: the deltas it already includes that may still exist (a fold removes them after). */
+const TotalFile = Schema.Struct({ ...Counts, folded: Schema.optionalKey(Schema.Array(Schema.String)) })
+const DeltaFile = Schema.Struct(Counts)
+const decodeTotal = Schema.decodeUnknownOption(Schema.fromJsonString(TotalFile))
+const decodeDelta = Schema.decodeUnknownOption(Schema.fromJsonString(DeltaFile))
 
-/** The counters in `text`; a missing, torn or foreign file reads as zero (counting starts again). */
-const parseCounters = (text: string | undefined): AddOutcomeCounts => {
-  if (text === undefined) return noOutcomes
-  const decoded = decodeCounters(text)
-  return decoded._tag === "Some" ? sumOutcomes(noOutcomes, decoded.value) : noOutcomes
+interface Total {
+  readonly counts: AddOutcomeCounts
+  readonly folded: ReadonlySet<string>
 }
 
-const readText = async (file: string): Promise<string | undefined> => {
+const readText = (file: string): string | undefined => {
   try {
-    return await Fs.readFile(file, "utf8")
+    return Fs.readFileSync(file, "utf8")
   } catch {
     return undefined
   }
 }
 
+/** The total in `text`; a missing, torn or foreign file reads as zero (counting starts again). */
+const parseTotal = (text: string | undefined): Total => {
+  const decoded = text === undefined ? undefined : decodeTotal(text)
+  if (decoded === undefined || decoded._tag === "None") return { counts: noOutcomes, folded: new Set() }
+  const { folded, ...counts } = decoded.value
+  return { counts: sumOutcomes(noOutcomes, counts), folded: new Set(folded ?? []) }
+}
+
+/** A finished delta's name (temporaries start with a dot and are never read). */
+const isDeltaName = (name: string): boolean => !name.startsWith(".") && name.endsWith(".json")
+
+const deltaNames = (dir: string): ReadonlyArray<string> => {
+  try {
+    return Fs.readdirSync(dir).filter(isDeltaName).sort()
+  } catch {
+    return []
+  }
+}
+
+/** Write `text` to `file` whole or not at all: a temporary file (O_EXCL, 0600), fsynced when `durable`, renamed. */
+const writeWhole = (dir: string, file: string, text: string, durable: boolean): void => {
+  const temp = Path.join(dir, `.tmp-${Path.basename(file)}-${process.pid}-${temporarySuffix()}`)
+  try {
+    const fd = Fs.openSync(temp, "wx", 0o600)
+    try {
+      Fs.writeSync(fd, text)
+      if (durable) Fs.fsyncSync(fd)
+    } finally {
+      Fs.closeSync(fd)
+    }
+    Fs.renameSync(temp, file)
+  } finally {
+    Fs.rmSync(temp, { force: true })
+  }
+}
+
+/** Temporaries of writers that died before their rename: older than this, nobody is writing them. */
+const staleTemporaryMillis = 60_000
+
 /**
- * Counters under `dataDir`. `add` reads, adds and renames a new file over the old one, so a crash
- * leaves either the old or the new counters (never a torn file); two writers must hold the
- * network's NodeLock (the plugin does). Failures are swallowed: see the port.
+ * Counters under `dataDir`, safe for any number of processes at once:
+ * - `add` writes the delta as its own file in `<network>/.counters.d/` (temporary file, rename), so
+ *   concurrent ADDs never wait for each other to count, and a crash loses at most its own delta;
+ * - `read` sums the total and the deltas it does not name as folded; a delta that vanishes while
+ *   it reads (a fold removed it) makes it read again, so a reader never sees a count go down;
+ * - `fold` (one folder at a time: its caller holds the network's NodeLock) writes the new total
+ *   naming the deltas it includes, fsynced, and only then removes them: a crash in between leaves
+ *   them named as folded, and they are never counted twice.
+ * Failures are swallowed: see the port.
  */
 export const make = (dataDir: string): AddOutcomesService => {
-  const fileOf = (network: string) =>
-    checkNetworkName(network) === undefined ? Path.join(dataDir, network, countersFileName) : undefined
+  const dirOf = (network: string) =>
+    checkNetworkName(network) === undefined ? Path.join(dataDir, network) : undefined
+  const readNow = (dir: string): AddOutcomeCounts => {
+    const deltas = Path.join(dir, countersDeltaDirName)
+    for (;;) {
+      const names = deltaNames(deltas)
+      const total = parseTotal(readText(Path.join(dir, countersFileName)))
+      let counts = total.counts
+      let vanished = false
+      for (const name of names) {
+        if (total.folded.has(name)) continue
+        const text = readText(Path.join(deltas, name))
+        if (text === undefined) {
+          vanished = true
+          break
+        }
+        const delta = decodeDelta(text)
+        if (delta._tag === "Some") counts = sumOutcomes(counts, delta.value)
+      }
+      if (!vanished) return counts
+    }
+  }
   return {
     add: (network, delta) =>
-      Effect.promise(async () => {
-        const file = fileOf(network)
-        if (file === undefined) return
+      Effect.sync(() => {
+        const dir = dirOf(network)
+        if (dir === undefined) return 0
+        const deltas = Path.join(dir, countersDeltaDirName)
         try {
-          const next = sumOutcomes(parseCounters(await readText(file)), delta)
           // not mkdir -p: Node's loops forever where a parent answers ENOENT though it exists (/proc)
-          await makeDirectories(Path.dirname(file))
-          const temp = `${file}.tmp-${process.pid}-${temporarySuffix()}`
-          try {
-            const handle = await Fs.open(temp, "wx", 0o600)
-            try {
-              await handle.writeFile(`${JSON.stringify(next)}\n`)
-              await handle.sync() // renamed only once on disk: a crash leaves the old or the new counts
-            } finally {
-              await handle.close()
-            }
-            await Fs.rename(temp, file)
-          } finally {
-            await Fs.rm(temp, { force: true })
-          }
+          makeDirectoriesNow(deltas)
+          const name = `${process.pid}-${temporarySuffix()}.json`
+          // no fsync: a delta lost to a power cut is one count, and a torn one reads as nothing
+          writeWhole(deltas, Path.join(deltas, name), `${JSON.stringify(delta)}\n`, false)
+          return deltaNames(deltas).length
         } catch {
           // a read-only or full disk loses this count, never the ADD
+          return 0
         }
       }),
     read: (network) =>
-      Effect.promise(async () => {
-        const file = fileOf(network)
-        return file === undefined ? noOutcomes : parseCounters(await readText(file))
+      Effect.sync(() => {
+        const dir = dirOf(network)
+        return dir === undefined ? noOutcomes : readNow(dir)
+      }),
+    fold: (network) =>
+      Effect.sync(() => {
+        const dir = dirOf(network)
+        if (dir === undefined) return
+        const deltas = Path.join(dir, countersDeltaDirName)
+        try {
+          const names = deltaNames(deltas)
+          const total = parseTotal(readText(Path.join(dir, countersFileName)))
+          let counts = total.counts
+          for (const name of names) {
+            if (total.folded.has(name)) continue
+            const delta = decodeDelta(readText(Path.join(deltas, name)) ?? "")
+            if (delta._tag === "Some") counts = sumOutcomes(counts, delta.value)
+          }
+          // renamed only once on disk: a crash leaves the old total (deltas still there) or the new one (deltas named)
+          writeWhole(
+            dir,
+            Path.join(dir, countersFileName),
+            `${JSON.stringify({ ...counts, folded: names })}\n`,
+            true
+          )
+          for (const name of names) Fs.rmSync(Path.join(deltas, name), { force: true })
+          const now = Date.now()
+          for (const name of Fs.readdirSync(deltas)) {
+            if (!name.startsWith(".tmp-")) continue
+            const file = Path.join(deltas, name)
+            if (now - Fs.statSync(file).mtimeMs > staleTemporaryMillis) Fs.rmSync(file, { force: true })
+          }
+        } catch {
+          // the deltas stay; the next fold takes them
+        }
       })
   }
 }

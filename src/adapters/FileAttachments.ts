@@ -252,7 +252,7 @@ const processAlive = (pid: number): boolean => {
 export const makeDirectories = async (dir: string): Promise<ReadonlyArray<string>> => makeDirectoriesNow(dir)
 
 /** `makeDirectories`, blocking. */
-const makeDirectoriesNow = (dir: string): ReadonlyArray<string> => {
+export const makeDirectoriesNow = (dir: string): ReadonlyArray<string> => {
   const missing: Array<string> = []
   for (let current = dir; ; current = Path.dirname(current)) {
     try {

@@ -14,7 +14,9 @@ export const make = (): AddOutcomesService => {
     add: (network, delta) =>
       Effect.sync(() => {
         counts.set(network, sumOutcomes(counts.get(network) ?? noOutcomes, delta))
+        return 0
       }),
+    fold: () => Effect.void,
     read: (network) => Effect.sync(() => counts.get(network) ?? noOutcomes)
   }
 }

@@ -41,16 +41,21 @@ export const sumOutcomes = (a: AddOutcomeCounts, b: Partial<AddOutcomeCounts>): 
 export interface AddOutcomesService {
   /**
    * Add `delta` to the network's counters. Never fails: counting must not change the outcome of
-   * an ADD (an unwritable store loses the count). Callers hold the network's NodeLock.
+   * an ADD (an unwritable store loses the count). Needs no lock: concurrent adds never lose each
+   * other's counts. Answers how many added deltas wait to be folded (0 for a store that folds as
+   * it adds); the caller folds when that grows large.
    */
-  readonly add: (network: string, delta: Partial<AddOutcomeCounts>) => Effect.Effect<void>
+  readonly add: (network: string, delta: Partial<AddOutcomeCounts>) => Effect.Effect<number>
+  /** Fold the deltas added so far into the network's total. Never fails. Callers hold the network's NodeLock. */
+  readonly fold: (network: string) => Effect.Effect<void>
   /** The network's counters (all zero when none were written). */
   readonly read: (network: string) => Effect.Effect<AddOutcomeCounts>
 }
 
 /** Counters kept nowhere (the default): for embedding applications that do not want them. */
 export const uncounted: AddOutcomesService = {
-  add: () => Effect.void,
+  add: () => Effect.succeed(0),
+  fold: () => Effect.void,
   read: () => Effect.succeed(noOutcomes)
 }
 

@@ -19,7 +19,7 @@ export interface MetricsInput {
   readonly summary: ClaimSummary
   /** undefined: no fabric health configured (the metrics are left out); "error": the probe failed. */
   readonly fabric: FabricSessions | "error" | undefined
-  /** The ADD outcome counters of each network on this node (`<dataDir>/<network>/.counters.json`). */
+  /** The ADD outcome counters of each network on this node (`<dataDir>/<network>/.counters.json` and `.counters.d/`). */
   readonly addOutcomes?: ReadonlyArray<{ readonly network: string; readonly counts: AddOutcomeCounts }>
 }
 

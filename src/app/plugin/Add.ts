@@ -64,17 +64,23 @@ const outcomeOf = (error: CniError | DomainError): Partial<AddOutcomeCounts> => 
       : { refused: 1 }
 }
 
+/** Deltas waiting to be folded at which an ADD folds them (under the network's node lock). */
+const foldBacklog = 64
+
 /**
- * Add to the network's ADD counters under its node lock (they outlive this process). Counting
- * never changes the ADD's outcome: a lock that cannot be had loses the count.
+ * Add to the network's ADD counters (they outlive this process). Adding takes no lock, so a burst
+ * of ADDs never queues on the one lock they all share to count; an ADD that finds `foldBacklog`
+ * deltas waiting folds them under the network's node lock. Counting never changes the ADD's
+ * outcome: a lock that cannot be had leaves the deltas for the next fold.
  */
 const countOutcome = (network: string, delta: Partial<AddOutcomeCounts>) =>
   Effect.gen(function* () {
     const outcomes = yield* AddOutcomes
-    yield* withNodeLock(network, outcomes.add(network, delta))
+    if ((yield* outcomes.add(network, delta)) >= foldBacklog)
+      yield* withNodeLock(network, outcomes.fold(network))
   }).pipe(
     Effect.catchTag("NodeLockTimeout", () =>
-      Effect.logWarning(`ADD counters of ${network} not updated: the node lock was not free in time`)
+      Effect.logWarning(`ADD counters of ${network} not folded: the node lock was not free in time`)
     )
   )
 

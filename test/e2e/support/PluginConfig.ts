@@ -10,10 +10,15 @@ export const makeDataDir = (): string => mkdtempSync(path.join(tmpdir(), "rtipam
 export const removeDataDir = (dir: string): void => rmSync(dir, { recursive: true, force: true })
 
 /**
- * The ADD outcome counters (`<network>/.counters.json`): metrics that outlive every ADD on purpose,
- * including refused ones. "Leaves nothing behind" means no record, temporary file or route.
+ * The ADD outcome counters (`<network>/.counters.json` and the deltas under `<network>/.counters.d/`):
+ * metrics that outlive every ADD on purpose, including refused ones. "Leaves nothing behind" means
+ * no record, temporary file or route.
  */
-export const isCountersFile = (relative: string): boolean => path.basename(relative) === ".counters.json"
+export const isCountersFile = (relative: string): boolean =>
+  path.basename(relative) === ".counters.json" || relative.split(path.sep).includes(".counters.d")
+
+/** The network directory that holds a counters entry. */
+const networkDirOf = (counters: string): string => counters.split(`${path.sep}.counters`)[0] ?? counters
 
 /**
  * Entries under `dir` (relative, sorted) other than the counters and the network directories
@@ -27,7 +32,7 @@ export const leftBehind = (dir: string): ReadonlyArray<string> => {
     return []
   }
   const kept = entries.filter((e) => !isCountersFile(e))
-  const counted = entries.filter(isCountersFile).map((e) => path.dirname(e))
+  const counted = entries.filter(isCountersFile).map(networkDirOf)
   return kept.filter((e) => !counted.includes(e) || kept.some((other) => other.startsWith(`${e}/`))).sort()
 }
 
@@ -35,8 +40,9 @@ export const leftBehind = (dir: string): ReadonlyArray<string> => {
 export const filesUnder = (dir: string): ReadonlyArray<string> => {
   try {
     return readdirSync(dir, { recursive: true, withFileTypes: true })
-      .filter((entry) => entry.isFile() && entry.name !== ".counters.json")
+      .filter((entry) => entry.isFile())
       .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+      .filter((relative) => !isCountersFile(relative))
       .sort()
   } catch {
     return []

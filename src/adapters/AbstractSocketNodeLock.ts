@@ -1,5 +1,5 @@
 // The node lock shared by every process of a node: an abstract unix socket bound while held, freed by the kernel when its holder dies.
-import * as Net from "node:net"
+import type * as Net from "node:net"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -30,6 +30,12 @@ const fnv1a = (text: string): string => {
 export const lockName = (dataDir: string, network: string): string =>
   `\0routetable-ipam/${fnv1a(`${dataDir}\0${network}`)}/${network.slice(0, 64)}`
 
+/**
+ * node:net when a lock is first taken: CHECK, STATUS and an invalid request take none, and the
+ * module (with Node's stream stack under it) costs every call that loads it ~3-4 ms of CPU.
+ */
+const net = (): typeof Net => process.getBuiltinModule("node:net")
+
 /** A held lock: the bound server and the waiters connected to it (told to retry when it goes). */
 interface Held {
   readonly server: Net.Server
@@ -58,7 +64,7 @@ const acquire = (
     const attempt = () => {
       if (finished) return
       const waiters = new Set<Net.Socket>()
-      const server = Net.createServer((socket) => {
+      const server = net().createServer((socket) => {
         socket.on("error", () => undefined)
         waiters.add(socket)
         socket.once("close", () => waiters.delete(socket))
@@ -70,7 +76,7 @@ const acquire = (
           setTimeout(attempt, 10)
           return
         }
-        const socket = Net.connect({ path: name })
+        const socket = net().connect({ path: name })
         waiting = socket
         socket.on("error", () => undefined)
         socket.once("close", () => {

@@ -1,5 +1,5 @@
 // ADD outcome counters in `<dataDir>/<network>/.counters.json`, replaced atomically (write a temporary file, rename).
-import * as Fs from "node:fs/promises"
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -34,9 +34,9 @@ const parseCounters = (text: string | undefined): AddOutcomeCounts => {
   return decoded._tag === "Some" ? sumOutcomes(noOutcomes, decoded.value) : noOutcomes
 }
 
-const readText = async (file: string): Promise<string | undefined> => {
+const readText = (file: string): string | undefined => {
   try {
-    return await Fs.readFile(file, "utf8")
+    return readFileSync(file, "utf8")
   } catch {
     return undefined
   }
@@ -45,41 +45,42 @@ const readText = async (file: string): Promise<string | undefined> => {
 /**
  * Counters under `dataDir`. `add` reads, adds and renames a new file over the old one, so a crash
  * leaves either the old or the new counters (never a torn file); two writers must hold the
- * network's NodeLock (the plugin does). Failures are swallowed: see the port.
+ * network's NodeLock (the plugin does). Failures are swallowed: see the port. Blocking calls, as
+ * the record store's write path (FileAttachments.ts): one small file, nothing else to overlap.
  */
 export const make = (dataDir: string): AddOutcomesService => {
   const fileOf = (network: string) =>
     checkNetworkName(network) === undefined ? Path.join(dataDir, network, countersFileName) : undefined
   return {
     add: (network, delta) =>
-      Effect.promise(async () => {
+      Effect.sync(() => {
         const file = fileOf(network)
         if (file === undefined) return
         try {
-          const next = sumOutcomes(parseCounters(await readText(file)), delta)
+          const next = sumOutcomes(parseCounters(readText(file)), delta)
           // not mkdir -p: Node's loops forever where a parent answers ENOENT though it exists (/proc)
-          await makeDirectories(Path.dirname(file))
+          makeDirectories(Path.dirname(file))
           const temp = `${file}.tmp-${process.pid}-${temporarySuffix()}`
           try {
-            const handle = await Fs.open(temp, "wx", 0o600)
+            const fd = openSync(temp, "wx", 0o600)
             try {
-              await handle.writeFile(`${JSON.stringify(next)}\n`)
-              await handle.sync() // renamed only once on disk: a crash leaves the old or the new counts
+              writeFileSync(fd, `${JSON.stringify(next)}\n`)
+              fsyncSync(fd) // renamed only once on disk: a crash leaves the old or the new counts
             } finally {
-              await handle.close()
+              closeSync(fd)
             }
-            await Fs.rename(temp, file)
+            renameSync(temp, file)
           } finally {
-            await Fs.rm(temp, { force: true })
+            rmSync(temp, { force: true })
           }
         } catch {
           // a read-only or full disk loses this count, never the ADD
         }
       }),
     read: (network) =>
-      Effect.promise(async () => {
+      Effect.sync(() => {
         const file = fileOf(network)
-        return file === undefined ? noOutcomes : parseCounters(await readText(file))
+        return file === undefined ? noOutcomes : parseCounters(readText(file))
       })
   }
 }

@@ -4,6 +4,7 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  promises as Fs,
   readdirSync,
   readFileSync,
   renameSync,
@@ -12,7 +13,6 @@ import {
   statSync,
   writeFileSync
 } from "node:fs"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -245,6 +245,10 @@ const processAlive = (pid: number): boolean => {
 }
 
 /*
+ * `Fs` (node:fs/promises, for the read paths that still use it) is `fs.promises`: the bundle reads
+ * that property where it is used, so the module (and the 15 built-ins it loads: readline, repl
+ * history, watchers) is loaded only by a call that uses it, not by every CNI call that imports us.
+ *
  * The write path (put, remove, get, the counters) uses blocking calls: a CNI call does one thing
  * at a time, and each promise call of node:fs/promises cost a thread-pool round trip, a FileHandle
  * and a few fibers' worth of CPU (~0.3-0.5 ms each, ~15 of them per ADD). The order of the calls,

@@ -104,18 +104,20 @@ const hookFileHandles = (fsp) =>
     return handle.close()
   })
 
+// the node lock binds with an exclusive listen, which Node (and, since the lock skips cluster, the
+// lock itself) performs through Server.prototype._listen2(address, ...): time it from there
 const hookListen = (net) => {
-  const originalListen = net.Server.prototype.listen
-  net.Server.prototype.listen = function (...args) {
+  const originalListen2 = net.Server.prototype._listen2
+  net.Server.prototype._listen2 = function (...args) {
     const t = performance.now()
-    const options = args[0]
-    if (typeof options === "object" && typeof options.path === "string" && options.path.startsWith("\0")) {
+    const address = args[0]
+    if (typeof address === "string" && address.startsWith("\0")) {
       this.once("listening", () => {
         totals.lockWait += performance.now() - t
         totals.locks++
       })
     }
-    return originalListen.apply(this, args)
+    return originalListen2.apply(this, args)
   }
 }
 

@@ -112,7 +112,8 @@ const hookListen = (net) => {
     const t = performance.now()
     const address = args[0]
     if (typeof address === "string" && address.startsWith("\0")) {
-      this.once("listening", () => {
+      // first in line: the lock's own listener runs the locked section on, synchronously
+      this.prependOnceListener("listening", () => {
         totals.lockWait += performance.now() - t
         totals.locks++
       })

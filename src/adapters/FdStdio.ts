@@ -89,9 +89,12 @@ const writerOf =
       })
     })
 
-/** Whether `fd` is a terminal; loads node:tty (and with it the socket stack) only when asked. */
+/**
+ * Whether `fd` is a terminal; loads node:tty (and with it the socket stack) only when asked. Not
+ * `import()`: the bundle runs the program as a vm.Script, which has no dynamic import of its own.
+ */
 const isTerminal = (fd: 0 | 1 | 2): Effect.Effect<boolean> =>
-  Effect.promise(() => import("node:tty").then((tty) => tty.isatty(fd)))
+  Effect.sync(() => process.getBuiltinModule("node:tty").isatty(fd))
 
 /** Stdio on fds 0, 1 and 2. `endOnDone` is ignored: the descriptors stay open until the process exits. */
 export const make = (): Stdio.Stdio =>

@@ -32,7 +32,11 @@ const echoScript = (layerModule = adapter) => `
 interface Echoed {
   readonly status: number | null
   readonly stdout: Buffer
-  readonly report: { readonly bytes: number; readonly net: boolean }
+  readonly report: {
+    readonly bytes: number
+    readonly net: boolean
+    readonly terminals?: ReadonlyArray<boolean>
+  }
 }
 
 const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
@@ -132,6 +136,24 @@ describe("FdStdio", () => {
     assert.strictEqual(run.status, 0)
     assert.strictEqual(run.report.bytes, 1000)
     assert.isTrue(run.report.net)
+  })
+
+  it("knows whether stdin, stdout and stderr are terminals (none is, here)", async () => {
+    const run = await runEcho({
+      stdio: ["pipe", "pipe"],
+      input: bytesOf(10),
+      script: `
+        import * as Effect from "effect/Effect"
+        import * as Stdio from "effect/Stdio"
+        import { writeSync } from "node:fs"
+        import { layer } from ${JSON.stringify(adapter)}
+        writeSync(2, "ready\\n")
+        const terminals = await Effect.runPromise(Effect.flatMap(Stdio.Stdio, (stdio) =>
+          Effect.all([stdio.stdinIsTerminal, stdio.stdoutIsTerminal, stdio.stderrIsTerminal])).pipe(Effect.provide(layer)))
+        writeSync(2, JSON.stringify({ bytes: 0, net: false, terminals }))`
+    })
+    assert.strictEqual(run.status, 0)
+    assert.deepStrictEqual(run.report.terminals, [false, false, false])
   })
 
   it("reads a regular file given as stdin, and an empty one", async () => {

@@ -1,5 +1,5 @@
 // The node lock shared by every process of a node: an abstract unix socket bound while held, freed by the kernel when its holder dies.
-import * as Net from "node:net"
+import type * as Net from "node:net"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -30,6 +30,38 @@ const fnv1a = (text: string): string => {
 export const lockName = (dataDir: string, network: string): string =>
   `\0routetable-ipam/${fnv1a(`${dataDir}\0${network}`)}/${network.slice(0, 64)}`
 
+/**
+ * node:net when a lock is first taken: CHECK, STATUS and an invalid request take none, and the
+ * module (with Node's stream stack under it) costs every call that loads it ~3-4 ms of CPU.
+ */
+const net = (): typeof Net => process.getBuiltinModule("node:net")
+
+/** The internals of net.Server that `listenExclusive` calls. */
+interface ServerInternals {
+  _pipeName?: string
+  _listen2?: (address: string, port: number, addressType: number, backlog?: number, fd?: number) => void
+}
+
+/**
+ * `server.listen({ path: name, exclusive: true }, onListening)` without loading node:cluster
+ * (with child_process, dgram and ~12 more built-ins: ~3 ms of CPU for every ADD and DEL). Node has
+ * no public way to listen that skips `listenInCluster`, which requires cluster only to ask whether
+ * this process is a cluster worker; for an exclusive listen it then calls `server._listen2`
+ * whatever the answer. This calls that method as listenInCluster does (Node's source keeps the
+ * name "to avoid breaking code that wraps this method"); a Node without it gets plain `listen`.
+ * Errors (EADDRINUSE) arrive as the server's "error" event either way.
+ */
+const listenExclusive = (server: Net.Server, name: string, onListening: () => void): void => {
+  const internals = server as Net.Server & ServerInternals
+  if (typeof internals._listen2 !== "function") {
+    server.listen({ path: name, exclusive: true }, onListening)
+    return
+  }
+  server.once("listening", onListening)
+  internals._pipeName = name
+  internals._listen2(name, -1, -1)
+}
+
 /** A held lock: the bound server and the waiters connected to it (told to retry when it goes). */
 interface Held {
   readonly server: Net.Server
@@ -58,7 +90,7 @@ const acquire = (
     const attempt = () => {
       if (finished) return
       const waiters = new Set<Net.Socket>()
-      const server = Net.createServer((socket) => {
+      const server = net().createServer((socket) => {
         socket.on("error", () => undefined)
         waiters.add(socket)
         socket.once("close", () => waiters.delete(socket))
@@ -70,7 +102,7 @@ const acquire = (
           setTimeout(attempt, 10)
           return
         }
-        const socket = Net.connect({ path: name })
+        const socket = net().connect({ path: name })
         waiting = socket
         socket.on("error", () => undefined)
         socket.once("close", () => {
@@ -78,7 +110,7 @@ const acquire = (
           attempt()
         })
       })
-      server.listen({ path: name, exclusive: true }, () => {
+      listenExclusive(server, name, () => {
         if (finished) {
           server.close()
           return

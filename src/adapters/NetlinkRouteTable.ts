@@ -2,6 +2,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import { FlagsGet, FlagsNew, rt } from "./netlink/NetlinkPackage.ts"
 import { type Cidr, contains, formatIp, type Ip } from "../domain/Ip.ts"
 import type { Route } from "../domain/Route.ts"
@@ -166,13 +167,19 @@ export const makeWith = (
     // ids above 255 travel only in RTA_TABLE; rtm_table is then RT_TABLE_UNSPEC
     const tableByte = table < 256 ? table : 0
 
+    // One request at a time on the socket: the package pairs a reply with its request by sequence
+    // number, but assembles a dump from whatever arrives next, so a reply to another request that
+    // arrived between two parts of a dump failed the dump ("Multipart message not terminated
+    // properly"). A dual-stack ADD claims both families at once and may dump one of them. Each
+    // request holds the turn until it is answered or timed out.
+    const oneAtATime = yield* Semaphore.make(1)
     const exchange = (
       operation: string,
       type: rt.MessageType,
       payload: ReadonlyArray<Uint8Array>,
       flags: number,
       timeout: number
-    ) => exchangeWithin(transport, operation, type, payload, flags, timeout)
+    ) => oneAtATime.withPermits(1)(exchangeWithin(transport, operation, type, payload, flags, timeout))
 
     const deviceMissing = (operation: string) =>
       new RouteTableError({

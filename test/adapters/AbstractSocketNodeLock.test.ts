@@ -1,5 +1,5 @@
 // The node lock across processes: one holder at a time, a waiter times out, and a SIGKILLed holder frees it at once.
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -30,7 +30,41 @@ const holder = (dataDir: string, network: string): Promise<ChildProcess> =>
     child.once("exit", (code) => reject(new Error(`holder exited with ${code}`)))
   })
 
+/** Which of node:net and node:cluster a child that ran `script` (ESM, in the project) had loaded at its end. */
+const loadedBy = (script: string): { readonly net: boolean; readonly cluster: boolean } => {
+  const run = spawnSync(
+    node,
+    [
+      "--input-type=module",
+      "-e",
+      `${script}
+      const loaded = (id) => process.moduleLoadList.includes("NativeModule " + id)
+      console.log(JSON.stringify({ net: loaded("net"), cluster: loaded("cluster") }))`
+    ],
+    { cwd: Path.resolve(import.meta.dirname, "../.."), encoding: "utf8" }
+  )
+  assert.strictEqual(run.status, 0, run.stderr)
+  return JSON.parse(run.stdout)
+}
+
 describe("AbstractSocketNodeLock", () => {
+  it("importing the adapter loads no node:net; taking a lock loads net but not node:cluster", () => {
+    const imported = loadedBy(`await import(${JSON.stringify(adapter)})`)
+    assert.deepStrictEqual(imported, { net: false, cluster: false })
+    const locked = loadedBy(`
+      import * as Effect from "effect/Effect"
+      import { make } from ${JSON.stringify(adapter)}
+      await Effect.runPromise(make({ dataDir: "/test/${process.pid}/modules" }).withLock("pods", Effect.void))`)
+    assert.deepStrictEqual(locked, { net: true, cluster: false })
+    // negative control: Node's own listen() on the same kind of name loads cluster
+    const listened = loadedBy(`
+      import * as Net from "node:net"
+      const server = Net.createServer()
+      await new Promise((resolve) => server.listen({ path: "\\0rtipam-test-${process.pid}", exclusive: true }, resolve))
+      server.close()`)
+    assert.deepStrictEqual(listened, { net: true, cluster: true })
+  })
+
   it("names: one per (dataDir, network), abstract, within the kernel's 108 bytes", () => {
     assert.notStrictEqual(lockName("/a", "pods"), lockName("/b", "pods"))
     assert.notStrictEqual(lockName("/a", "pods"), lockName("/a", "pods2"))

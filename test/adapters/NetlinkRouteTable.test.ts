@@ -1,6 +1,8 @@
 // NetlinkRouteTable against the real kernel, in private network namespaces (the driver runs inside them).
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { existsSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Netns } from "../support/Netns.ts"
 import { canUnshareNet, hasCommand, privileged } from "../support/Privileges.ts"
@@ -499,6 +501,52 @@ privileged("needs a private network namespace (`unshare -rn`, nsenter, ip)", ker
         })
       })
     }
+
+    it("a dump and lookups at once on the one socket: every call answers, the dump whole", async () => {
+      // a dump of 2,000 routes comes in many parts; replies to the lookups sent meanwhile arrive
+      // between them (a dual-stack ADD claims both families at once and may dump one of them)
+      const ns = await lab()
+      const batch = join(mkdtempSync(join(tmpdir(), "rtipam-batch-")), "routes")
+      writeFileSync(
+        batch,
+        Array.from(
+          { length: 2000 },
+          (_, i) => `route add 100.64.${16 + (i >> 8)}.${i & 255}/32 dev pod0 proto 12\n`
+        ).join("")
+      )
+      try {
+        await ns.run("ip", ["-batch", batch])
+      } finally {
+        rmSync(dirname(batch), { recursive: true, force: true })
+      }
+      const lookups = Array.from(
+        { length: 20 },
+        (_, i): Step => ({ op: "isTaken", arg: `100.64.${16 + i}.1` })
+      )
+      const round: Step = {
+        op: "concurrently",
+        steps: [
+          { op: "hostRoutesIn", arg: "100.64.0.0/16" },
+          ...lookups,
+          { op: "hostRoutesIn", arg: "100.64.0.0/16" }
+        ]
+      }
+      const results = await drive(ns, [round, round, round])
+      for (const result of results) {
+        const inner = ok(result) as ReadonlyArray<StepResult>
+        const [first, ...rest] = inner
+        const last = rest.pop()
+        for (const dump of [first, last]) {
+          const listed = ok(dump) as ReadonlyArray<RouteJson>
+          assert.strictEqual(listed.length, 2000)
+        }
+        // 100.64.16.1 .. 100.64.23.1 are among the 2,000 routes, 100.64.24.1 .. 100.64.35.1 are not
+        assert.deepStrictEqual(
+          rest.map((lookup) => ok(lookup)),
+          lookups.map((_, i) => 16 + i < 24)
+        )
+      }
+    })
 
     it("performance: with 65,536 host routes, isTaken and routesTo answer without dumping", async () => {
       const ns = await Netns.create()

@@ -1,10 +1,10 @@
 // The rtnetlink socket as the route table uses it: send one request, get its reply or the kernel's errno.
 import {
   AttrStream,
-  createRtNetlink,
-  type ifla,
+  createNetlink,
   MessageType,
   type NetlinkMessage,
+  Protocol,
   parseError,
   rt
 } from "./NetlinkPackage.ts"
@@ -47,7 +47,9 @@ export interface RouteSocket {
  * "error" event, which would throw with no listener: the requests in flight fail with it
  * instead (their replies may be among the dropped).
  */
-export const openTransport = (create: () => RouteSocket = () => createRtNetlink().socket): RtnlTransport => {
+export const openTransport = (
+  create: () => RouteSocket = () => createNetlink(Protocol.ROUTE)
+): RtnlTransport => {
   const socket = create()
   const inFlight = new Set<(cause: unknown) => void>()
   socket.on("error", (error) => {
@@ -96,13 +98,13 @@ export const decodeReply = (
 /** The payload of a route message. */
 export const routePayload = (data: rt.Route, attrs: rt.RouteAttrs): ReadonlyArray<Uint8Array> => {
   const out = new AttrStream()
-  rt.formatRouteMessage({ kind: "route", data, attrs }, out)
+  rt.formatRouteMessage({ data, attrs }, out)
   return out.bufs
 }
 
 /** The payload of a link message. */
-export const linkPayload = (data: rt.Link, attrs: ifla.LinkAttrs): ReadonlyArray<Uint8Array> => {
+export const linkPayload = (data: rt.Link, attrs: { readonly ifname: string }): ReadonlyArray<Uint8Array> => {
   const out = new AttrStream()
-  rt.formatLinkMessage({ kind: "link", data, attrs }, out)
+  rt.formatLinkMessage(data, attrs, out)
   return out.bufs
 }

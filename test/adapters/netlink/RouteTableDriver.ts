@@ -15,11 +15,14 @@ import { assertPrivateNetns } from "../../support/NetnsGuard.ts"
 /**
  * One port call: `arg` is an address, or a prefix for hostRoutesIn. `sh` runs `arg` as a shell
  * command in the namespace between calls (e.g. `ip link del pod0`); its result is `{ok: null}`.
+ * `concurrently` runs `steps` at once on the same table; its result is `{ok: [their results]}`.
  */
-export interface Step {
-  readonly op: "claim" | "release" | "isTaken" | "routesTo" | "hostRoutesIn" | "sourceTowards" | "sh"
-  readonly arg: string
-}
+export type Step =
+  | {
+      readonly op: "claim" | "release" | "isTaken" | "routesTo" | "hostRoutesIn" | "sourceTowards" | "sh"
+      readonly arg: string
+    }
+  | { readonly op: "concurrently"; readonly steps: ReadonlyArray<Step> }
 
 /** Request names (`RTM_GETROUTE`, ...) whose replies the socket loses: sent to the kernel, never answered. */
 export type Stall = ReadonlyArray<string>
@@ -59,6 +62,11 @@ const routeJson = ({ host, nextHop, ...rest }: Route): RouteJson => ({
 
 const call = (table: RouteTable["Service"], step: Step): Effect.Effect<unknown, unknown> => {
   switch (step.op) {
+    case "concurrently":
+      return Effect.all(
+        step.steps.map((inner) => asResult(call(table, inner))),
+        { concurrency: "unbounded" }
+      )
     case "sh":
       return Effect.sync(() => {
         execFileSync("sh", ["-c", step.arg], { stdio: ["ignore", "ignore", "inherit"] })

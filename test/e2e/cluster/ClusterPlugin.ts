@@ -155,10 +155,15 @@ export interface HeldInvocation {
   readonly done: Promise<PluginOutcome>
 }
 
-/** Whether the process sits in epoll_wait (Node's event loop idle: it is waiting for stdin). */
+/**
+ * Whether the process sleeps waiting for stdin: in epoll_wait (Node's event loop idle, as when
+ * stdin is read through a stream) or in a blocking read of its stdin (the plugin reads fd 0 with
+ * readSync: unix_stream_read_generic for the socket pair Node's spawn gives it, pipe_read for a pipe).
+ */
 const idle = (pid: number): boolean => {
   try {
-    return readFileSync(`/proc/${pid}/wchan`, "utf8").includes("epoll_wait")
+    const wchan = readFileSync(`/proc/${pid}/wchan`, "utf8")
+    return ["epoll_wait", "unix_stream_read_generic", "pipe_read"].some((name) => wchan.includes(name))
   } catch {
     return false
   }

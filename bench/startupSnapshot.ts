@@ -3,7 +3,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as esbuild from "esbuild"
-import { bundleOptions, projectRoot } from "../scripts/build.ts"
+import { bundleOptions, netlinkAddonFile, projectRoot } from "../scripts/build.ts"
 import { buildSea, writeSeaExecutable } from "../scripts/build-sea.ts"
 import { Netns } from "../test/support/Netns.ts"
 import { cleanEnv, median, type ProcessCost, runMeasured } from "./MeasuredProcess.ts"
@@ -39,14 +39,33 @@ try {
     emptySnapshotMain,
     'require("node:v8").startupSnapshot.setDeserializeMainFunction(() => {})\n'
   )
-  // the netlink addon travels as bytes in the heap ("embedded"): a snapshot cannot hold a loaded addon,
-  // and lazyBinding loads it only at the first netlink call, at run time
+  // a snapshot cannot hold a loaded addon, and node:sea serves no assets to a snapshot's program:
+  // the addon's bytes are read from node_modules at the first netlink call (lazyBinding), at run time
   const { banner: _, ...coreOptions } = bundleOptions({
     entry: path.join(projectRoot, "bench/snapshotEntry.ts"),
     outfile: path.join(work, "core-snapshot.cjs"),
     addonSource: "embedded"
   })
-  await esbuild.build(coreOptions)
+  await esbuild.build({
+    ...coreOptions,
+    // first: the build's own plugin leaves this module to the host's require, which a snapshot lacks
+    plugins: [
+      {
+        name: "addon-from-file",
+        setup: (build) => {
+          build.onResolve({ filter: /^routetable-ipam:netlink-addon$/ }, () => ({
+            path: "addon",
+            namespace: "addon-from-file"
+          }))
+          build.onLoad({ filter: /.*/, namespace: "addon-from-file" }, () => ({
+            contents: `exports.netlinkAddonBytes = () => new Uint8Array(require("node:fs").readFileSync(${JSON.stringify(netlinkAddonFile)}))`,
+            loader: "js"
+          }))
+        }
+      },
+      ...(coreOptions.plugins ?? [])
+    ]
+  })
   // each runs from a copy, as an operator installs it (postject's output file shows a higher peak RSS)
   const built = {
     "SEA, empty program": plainSea(work, "zero", zeroMain, false),

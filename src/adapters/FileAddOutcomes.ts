@@ -39,12 +39,19 @@ interface Total {
   readonly folded: ReadonlySet<string>
 }
 
-const readText = (file: string): string | undefined => {
+/** The file's text; `"vanished"` when it does not exist (any other failure reads as nothing). */
+const readText = (file: string): string | "vanished" | undefined => {
   try {
     return Fs.readFileSync(file, "utf8")
-  } catch {
-    return undefined
+  } catch (cause) {
+    return (cause as NodeJS.ErrnoException).code === "ENOENT" ? "vanished" : undefined
   }
+}
+
+/** The file's text, or undefined when it is missing or unreadable. */
+const readTextOrNothing = (file: string): string | undefined => {
+  const text = readText(file)
+  return text === "vanished" ? undefined : text
 }
 
 /** The total in `text`; a missing, torn or foreign file reads as zero (counting starts again). */
@@ -104,16 +111,19 @@ export const make = (dataDir: string): AddOutcomesService => {
     const deltas = Path.join(dir, countersDeltaDirName)
     for (;;) {
       const names = deltaNames(deltas)
-      const total = parseTotal(readText(Path.join(dir, countersFileName)))
+      const total = parseTotal(readTextOrNothing(Path.join(dir, countersFileName)))
       let counts = total.counts
       let vanished = false
       for (const name of names) {
         if (total.folded.has(name)) continue
         const text = readText(Path.join(deltas, name))
-        if (text === undefined) {
+        // removed by a fold since the listing: the total read above may predate it, so read again
+        if (text === "vanished") {
           vanished = true
           break
         }
+        // unreadable (another user's file): counted as nothing, as an unreadable total is
+        if (text === undefined) continue
         const delta = decodeDelta(text)
         if (delta._tag === "Some") counts = sumOutcomes(counts, delta.value)
       }
@@ -150,11 +160,11 @@ export const make = (dataDir: string): AddOutcomesService => {
         const deltas = Path.join(dir, countersDeltaDirName)
         try {
           const names = deltaNames(deltas)
-          const total = parseTotal(readText(Path.join(dir, countersFileName)))
+          const total = parseTotal(readTextOrNothing(Path.join(dir, countersFileName)))
           let counts = total.counts
           for (const name of names) {
             if (total.folded.has(name)) continue
-            const delta = decodeDelta(readText(Path.join(deltas, name)) ?? "")
+            const delta = decodeDelta(readTextOrNothing(Path.join(deltas, name)) ?? "")
             if (delta._tag === "Some") counts = sumOutcomes(counts, delta.value)
           }
           // renamed only once on disk: a crash leaves the old total (deltas still there) or the new one (deltas named)

@@ -135,4 +135,18 @@ describe("FileAddOutcomes", () => {
       assert.strictEqual(last, 40)
     }).pipe(Effect.scoped)
   )
+
+  it.effect(
+    "a delta that cannot be read (here a directory named like one) counts as nothing; read still ends",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* withDir
+        const store = FileAddOutcomes.make(dir)
+        yield* store.add("pods", { won: 1 })
+        const deltas = Path.join(dir, "pods", FileAddOutcomes.countersDeltaDirName)
+        yield* Effect.promise(() => Fs.mkdir(Path.join(deltas, "0-unreadable.json")))
+        // before: any failed read was taken for a fold's removal and read started over, forever
+        assert.strictEqual((yield* store.read("pods")).won, 1)
+      }).pipe(Effect.scoped)
+  )
 })

@@ -77,3 +77,29 @@ export const median = (xs: ReadonlyArray<number>): number => {
 }
 
 /** A shipped form to measure: its name, the file to run, and its ratio target to the floor. */
+
+/** The key under which the experiment benches keep their `node -e 0` samples. */
+export const floorKey = "node -e 0 (floor)"
+
+/**
+ * A markdown table of medians per row (wall, ratio to the floor's wall, CPU, its ratio, peak RSS),
+ * in the order the samples were first kept; the floor's row is `floorKey`.
+ */
+export const formatCostTable = (
+  heading: string,
+  samples: ReadonlyMap<string, ReadonlyArray<ProcessCost>>
+): string => {
+  const floor = samples.get(floorKey) ?? []
+  const floorWall = median(floor.map((s) => s.wallMs))
+  const floorCpu = median(floor.map((s) => s.cpuMs))
+  return [
+    `| ${heading} | median ms | ratio to floor | CPU ms | CPU ratio | peak RSS MiB |`,
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ...[...samples].map(([name, rows]) => {
+      const wall = median(rows.map((s) => s.wallMs))
+      const cpu = median(rows.map((s) => s.cpuMs))
+      const rss = median(rows.map((s) => s.rssKb)) / 1024
+      return `| ${name} | ${wall.toFixed(1)} | ${(wall / floorWall).toFixed(2)} | ${cpu.toFixed(0)} | ${(cpu / floorCpu).toFixed(2)} | ${rss.toFixed(1)} |`
+    })
+  ].join("\n")
+}

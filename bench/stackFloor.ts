@@ -5,7 +5,7 @@ import * as path from "node:path"
 import { projectRoot } from "../scripts/build.ts"
 import { buildSea } from "../scripts/build-sea.ts"
 import { Netns } from "../test/support/Netns.ts"
-import { cleanEnv, median, type ProcessCost, runMeasured } from "./MeasuredProcess.ts"
+import { cleanEnv, floorKey, formatCostTable, type ProcessCost, runMeasured } from "./MeasuredProcess.ts"
 import { installedCopy } from "./startupTable.ts"
 import { cniEnv, networkConfig, tinyWaitMs } from "./verbCost.ts"
 
@@ -50,7 +50,7 @@ try {
     const keep = (key: string, cost: ProcessCost) => {
       if (round > 0) samples.set(key, [...(samples.get(key) ?? []), cost])
     }
-    keep("node -e 0 (floor)", await runMeasured(ns, [process.execPath, "-e", "0"], cleanEnv(), ""))
+    keep(floorKey, await runMeasured(ns, [process.execPath, "-e", "0"], cleanEnv(), ""))
     for (const [name, file, waits] of forms) {
       const config = networkConfig("floor", dataDir, tinyWaitMs)
       const add = await runMeasured(ns, [file], cniEnv(ns, "ADD", `floor${++container}`), config)
@@ -59,23 +59,10 @@ try {
       keep(name, waits ? { ...add, wallMs: add.wallMs - tinyWaitMs } : add)
     }
   }
-  const floor = samples.get("node -e 0 (floor)") ?? []
-  const floorWall = median(floor.map((s) => s.wallMs))
-  const floorCpu = median(floor.map((s) => s.cpuMs))
   console.log(
     `node ${process.version}, ${new Date().toISOString()}, ${runs} interleaved rounds, private netns`
   )
-  console.log(
-    "| ADD of (minus W = 20 ms where the form waits) | median ms | ratio to floor | CPU ms | CPU ratio | peak RSS MiB |"
-  )
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: |")
-  for (const [name, rows] of samples) {
-    const wall = median(rows.map((s) => s.wallMs))
-    const cpu = median(rows.map((s) => s.cpuMs))
-    console.log(
-      `| ${name} | ${wall.toFixed(1)} | ${(wall / floorWall).toFixed(2)} | ${cpu.toFixed(0)} | ${(cpu / floorCpu).toFixed(2)} | ${(median(rows.map((s) => s.rssKb)) / 1024).toFixed(1)} |`
-    )
-  }
+  console.log(formatCostTable("ADD of (minus W = 20 ms where the form waits)", samples))
 } finally {
   for (const copy of copies) copy.remove()
   await ns.close()

@@ -6,7 +6,7 @@ import * as esbuild from "esbuild"
 import { bundleOptions, netlinkAddonFile, projectRoot } from "../scripts/build.ts"
 import { buildSea, writeSeaExecutable } from "../scripts/build-sea.ts"
 import { Netns } from "../test/support/Netns.ts"
-import { cleanEnv, median, type ProcessCost, runMeasured } from "./MeasuredProcess.ts"
+import { cleanEnv, floorKey, formatCostTable, type ProcessCost, runMeasured } from "./MeasuredProcess.ts"
 import { installedCopy } from "./startupTable.ts"
 import { cniEnv, networkConfig, tinyWaitMs } from "./verbCost.ts"
 
@@ -90,7 +90,7 @@ try {
   let container = 0
   for (let round = 0; round <= runs; round++) {
     const record = round === 0 ? () => {} : keep
-    record("node -e 0 (floor)", await runMeasured(ns, [process.execPath, "-e", "0"], cleanEnv(), ""))
+    record(floorKey, await runMeasured(ns, [process.execPath, "-e", "0"], cleanEnv(), ""))
     for (const [name, file] of Object.entries(forms)) {
       // start: with no CNI_COMMAND the empty forms just exit; the CNI forms answer an ADD whose env is missing (code 4)
       const start = await runMeasured(ns, [file], cleanEnv({ CNI_COMMAND: "ADD" }), "")
@@ -108,21 +108,10 @@ try {
       }
     }
   }
-  const floor = samples.get("node -e 0 (floor)") ?? []
-  const floorWall = median(floor.map((s) => s.wallMs))
-  const floorCpu = median(floor.map((s) => s.cpuMs))
   console.log(
     `node ${process.version}, ${new Date().toISOString()}, ${runs} interleaved rounds, private netns`
   )
-  console.log("| process | median ms | ratio to floor | CPU ms | CPU ratio | peak RSS MiB |")
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: |")
-  for (const [name, rows] of samples) {
-    const wall = median(rows.map((s) => s.wallMs))
-    const cpu = median(rows.map((s) => s.cpuMs))
-    console.log(
-      `| ${name} | ${wall.toFixed(1)} | ${(wall / floorWall).toFixed(2)} | ${cpu.toFixed(0)} | ${(cpu / floorCpu).toFixed(2)} | ${(median(rows.map((s) => s.rssKb)) / 1024).toFixed(1)} |`
-    )
-  }
+  console.log(formatCostTable("process", samples))
 } finally {
   for (const copy of copies) copy.remove()
   await ns.close()

@@ -9,7 +9,7 @@ import { HostTaken, type RouteTableError } from "../domain/RouteTable.ts"
 import { addressFamilyOf, toBytes } from "./netlink/AddressBytes.ts"
 import { Errno, errnoOf } from "./netlink/NetlinkRejection.ts"
 import { isCloned, isHostRouteTo, metricOf, protocolOf, tableOf } from "./netlink/RouteMessages.ts"
-import { exchangeWithin, hostHead, routeTableFailure } from "./netlink/BoundedExchange.ts"
+import { hostHead, routeTableFailure, serialExchange } from "./netlink/BoundedExchange.ts"
 import { openTransport, type RtnlTransport, routePayload } from "./netlink/RtnlTransport.ts"
 
 /** What makes a route ours, and how long one request may take. */
@@ -41,12 +41,13 @@ export const makeWith = (
     const timeout = options.requestTimeout ?? 30_000
     const tableByte = options.table < 256 ? options.table : 0
 
+    const send = yield* serialExchange(transport)
     const exchange = (
       operation: string,
       type: rt.MessageType,
       payload: ReadonlyArray<Uint8Array>,
       flags: number
-    ) => exchangeWithin(transport, operation, type, payload, flags, timeout)
+    ) => send(operation, type, payload, flags, timeout)
 
     const adopt = (host: Ip, device: number): Effect.Effect<void, HostTaken | RouteTableError> =>
       exchange(

@@ -2,13 +2,12 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as Semaphore from "effect/Semaphore"
 import { FlagsGet, FlagsNew, rt } from "./netlink/NetlinkPackage.ts"
 import { type Cidr, contains, formatIp, type Ip } from "../domain/Ip.ts"
 import type { Route } from "../domain/Route.ts"
 import { HostTaken, RouteTable, RouteTableError } from "../domain/RouteTable.ts"
 import { addressFamilyOf, fromBytes, toBytes } from "./netlink/AddressBytes.ts"
-import { exchangeWithin, hostHead, routeTableFailure } from "./netlink/BoundedExchange.ts"
+import { hostHead, routeTableFailure, serialExchange } from "./netlink/BoundedExchange.ts"
 import { Errno, errnoOf, lookupAnswerOf } from "./netlink/NetlinkRejection.ts"
 import {
   hostOf,
@@ -167,19 +166,7 @@ export const makeWith = (
     // ids above 255 travel only in RTA_TABLE; rtm_table is then RT_TABLE_UNSPEC
     const tableByte = table < 256 ? table : 0
 
-    // One request at a time on the socket: the package pairs a reply with its request by sequence
-    // number, but assembles a dump from whatever arrives next, so a reply to another request that
-    // arrived between two parts of a dump failed the dump ("Multipart message not terminated
-    // properly"). A dual-stack ADD claims both families at once and may dump one of them. Each
-    // request holds the turn until it is answered or timed out.
-    const oneAtATime = yield* Semaphore.make(1)
-    const exchange = (
-      operation: string,
-      type: rt.MessageType,
-      payload: ReadonlyArray<Uint8Array>,
-      flags: number,
-      timeout: number
-    ) => oneAtATime.withPermits(1)(exchangeWithin(transport, operation, type, payload, flags, timeout))
+    const exchange = yield* serialExchange(transport)
 
     const deviceMissing = (operation: string) =>
       new RouteTableError({

@@ -1,6 +1,7 @@
 // One rtnetlink request and its decoded reply within a deadline, and the RouteTableError of a failed one: shared by every netlink adapter.
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Semaphore from "effect/Semaphore"
 import { bitsOf, type Ip } from "../../domain/Ip.ts"
 import { RouteTableError } from "../../domain/RouteTable.ts"
 import { addressFamilyOf } from "./AddressBytes.ts"
@@ -27,7 +28,7 @@ const ioTurn: Effect.Effect<void> = Effect.promise(
  * RouteTableError of `operation`). Fails with what went wrong otherwise (a KernelRejection with
  * the kernel's errno, or the transport's error), unchanged.
  */
-export const exchangeWithin = (
+const exchangeWithin = (
   transport: RtnlTransport,
   operation: string,
   type: rt.MessageType,
@@ -61,3 +62,27 @@ export const exchangeWithin = (
   )
   return Effect.raceFirst(reply, deadline)
 }
+
+/** One bounded exchange (request, decoded reply, deadline) on a transport; see `serialExchange`. */
+export type Exchange = (
+  operation: string,
+  type: rt.MessageType,
+  payload: ReadonlyArray<Uint8Array>,
+  flags: number,
+  timeout: number
+) => Effect.Effect<ReadonlyArray<rt.Message>, unknown>
+
+/**
+ * The exchanges of every adapter on `transport`, one request at a time. The package pairs a
+ * reply with its request by sequence number, but assembles a dump from whatever arrives next, so
+ * a reply to another request that arrived between two parts of a dump failed the dump
+ * ("Multipart message not terminated properly"); a dual-stack ADD claims both families at once
+ * and may dump one of them. Each request holds the turn until it is answered or timed out.
+ */
+export const serialExchange = (transport: RtnlTransport): Effect.Effect<Exchange> =>
+  Effect.map(
+    Semaphore.make(1),
+    (turn): Exchange =>
+      (operation, type, payload, flags, timeout) =>
+        turn.withPermits(1)(exchangeWithin(transport, operation, type, payload, flags, timeout))
+  )

@@ -12,7 +12,7 @@ import {
   sumOutcomes
 } from "../domain/AddOutcomes.ts"
 import { checkNetworkName } from "../domain/ContainerId.ts"
-import { makeDirectoriesNow, temporarySuffix } from "./FileAttachments.ts"
+import { makeDirectories, temporarySuffix } from "./FileAttachments.ts"
 
 /** The folded total's name inside a network's directory (a dot name: never read as an owner record). */
 export const countersFileName = ".counters.json"
@@ -107,7 +107,14 @@ const staleTemporaryMillis = 60_000
 export const make = (dataDir: string): AddOutcomesService => {
   const dirOf = (network: string) =>
     checkNetworkName(network) === undefined ? Path.join(dataDir, network) : undefined
-  const readNow = (dir: string): AddOutcomeCounts => {
+  /**
+   * The total plus every delta it does not name, and the deltas listed. A delta that vanishes
+   * while it is read (a fold removed it: the total read may predate that fold) makes it read
+   * again; an unreadable one (another user's file) counts as nothing, as an unreadable total does.
+   */
+  const readNow = (
+    dir: string
+  ): { readonly counts: AddOutcomeCounts; readonly names: ReadonlyArray<string> } => {
     const deltas = Path.join(dir, countersDeltaDirName)
     for (;;) {
       const names = deltaNames(deltas)
@@ -117,17 +124,14 @@ export const make = (dataDir: string): AddOutcomesService => {
       for (const name of names) {
         if (total.folded.has(name)) continue
         const text = readText(Path.join(deltas, name))
-        // removed by a fold since the listing: the total read above may predate it, so read again
         if (text === "vanished") {
           vanished = true
           break
         }
-        // unreadable (another user's file): counted as nothing, as an unreadable total is
-        if (text === undefined) continue
-        const delta = decodeDelta(text)
-        if (delta._tag === "Some") counts = sumOutcomes(counts, delta.value)
+        const delta = text === undefined ? undefined : decodeDelta(text)
+        if (delta?._tag === "Some") counts = sumOutcomes(counts, delta.value)
       }
-      if (!vanished) return counts
+      if (!vanished) return { counts, names }
     }
   }
   return {
@@ -138,7 +142,7 @@ export const make = (dataDir: string): AddOutcomesService => {
         const deltas = Path.join(dir, countersDeltaDirName)
         try {
           // not mkdir -p: Node's loops forever where a parent answers ENOENT though it exists (/proc)
-          makeDirectoriesNow(deltas)
+          makeDirectories(deltas)
           const name = `${process.pid}-${temporarySuffix()}.json`
           // no fsync: a delta lost to a power cut is one count, and a torn one reads as nothing
           writeWhole(deltas, Path.join(deltas, name), `${JSON.stringify(delta)}\n`, false)
@@ -151,7 +155,7 @@ export const make = (dataDir: string): AddOutcomesService => {
     read: (network) =>
       Effect.sync(() => {
         const dir = dirOf(network)
-        return dir === undefined ? noOutcomes : readNow(dir)
+        return dir === undefined ? noOutcomes : readNow(dir).counts
       }),
     fold: (network) =>
       Effect.sync(() => {
@@ -159,14 +163,7 @@ export const make = (dataDir: string): AddOutcomesService => {
         if (dir === undefined) return
         const deltas = Path.join(dir, countersDeltaDirName)
         try {
-          const names = deltaNames(deltas)
-          const total = parseTotal(readTextOrNothing(Path.join(dir, countersFileName)))
-          let counts = total.counts
-          for (const name of names) {
-            if (total.folded.has(name)) continue
-            const delta = decodeDelta(readTextOrNothing(Path.join(deltas, name)) ?? "")
-            if (delta._tag === "Some") counts = sumOutcomes(counts, delta.value)
-          }
+          const { counts, names } = readNow(dir)
           // renamed only once on disk: a crash leaves the old total (deltas still there) or the new one (deltas named)
           writeWhole(
             dir,

@@ -249,10 +249,7 @@ const processAlive = (pid: number): boolean => {
  * created, outermost first. Unlike `mkdir -p` in Node (which loops forever where mkdir answers
  * ENOENT for a parent that exists, as under /proc), every failure ends the call at once.
  */
-export const makeDirectories = async (dir: string): Promise<ReadonlyArray<string>> => makeDirectoriesNow(dir)
-
-/** `makeDirectories`, blocking. */
-export const makeDirectoriesNow = (dir: string): ReadonlyArray<string> => {
+export const makeDirectories = (dir: string): ReadonlyArray<string> => {
   const missing: Array<string> = []
   for (let current = dir; ; current = Path.dirname(current)) {
     try {
@@ -328,7 +325,7 @@ const writeAtomically = (path: string, text: string): void => {
     let temp = ""
     // a concurrent removal may rmdir the (empty) directory between mkdir and open: make it again
     for (let attempt = 1; file === undefined; attempt++) {
-      created = [...created, ...makeDirectoriesNow(dir)]
+      created = [...created, ...makeDirectories(dir)]
       removeTemporariesOf(dir, recordName)
       temp = `${dir}/${temporaryPrefixOf(recordName)}${process.pid}-${temporarySuffix()}`
       try {

@@ -84,6 +84,30 @@ const example = (): ClaimListing =>
     )
   )
 
+/** The two routes of the conflict at 100.64.0.197 in `--json` and `--ip --json`: ours and n3's. */
+const conflictRoutes = [
+  {
+    origin: "ours",
+    nextHop: null,
+    nodeName: null,
+    protocol: 192,
+    protocolName: null,
+    table: 254,
+    metric: 4096,
+    device: "lo"
+  },
+  {
+    origin: "learned",
+    nextHop: "198.18.0.3",
+    nodeName: null,
+    protocol: 12,
+    protocolName: null,
+    table: 254,
+    metric: 32,
+    device: "eth1"
+  }
+]
+
 describe("list", () => {
   describe("listClaims", () => {
     it("groups by address in order, owners from records, problems flagged", () => {
@@ -285,28 +309,7 @@ describe("list", () => {
       const conflict = json.claims.find((c) => c.address === "100.64.0.197")!
       assert.deepStrictEqual(conflict, {
         address: "100.64.0.197",
-        routes: [
-          {
-            origin: "ours",
-            nextHop: null,
-            nodeName: null,
-            protocol: 192,
-            protocolName: null,
-            table: 254,
-            metric: 4096,
-            device: "lo"
-          },
-          {
-            origin: "learned",
-            nextHop: "198.18.0.3",
-            nodeName: null,
-            protocol: 12,
-            protocolName: null,
-            table: 254,
-            metric: 32,
-            device: "eth1"
-          }
-        ],
+        routes: conflictRoutes,
         owner: { network: "pods", containerId: "c1", ifname: "eth0", pending: false },
         problems: ["conflict"]
       })
@@ -387,28 +390,7 @@ describe("list", () => {
         address: "100.64.0.197",
         heldBy: "this node and another node",
         pools: ["100.64.0.0/24"],
-        routes: [
-          {
-            origin: "ours",
-            nextHop: null,
-            nodeName: null,
-            protocol: 192,
-            protocolName: null,
-            table: 254,
-            metric: 4096,
-            device: "lo"
-          },
-          {
-            origin: "learned",
-            nextHop: "198.18.0.3",
-            nodeName: null,
-            protocol: 12,
-            protocolName: null,
-            table: 254,
-            metric: 32,
-            device: "eth1"
-          }
-        ],
+        routes: conflictRoutes,
         owner: { network: "pods", containerId: "c1", ifname: "eth0", pending: false },
         problems: ["conflict"]
       })
